@@ -1,0 +1,64 @@
+//! Choosing a backend from the command line: the `--backend` and `--dtype` flags, and a check
+//! that the chosen device exists before Burn is asked for it.
+
+use anyhow::{Result, bail};
+use burn::tensor::DType;
+use clap::ValueEnum;
+
+/// Backends a command can run on (those compiled in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// Burn's Flex CPU backend with the native CPU kernel.
+    Cpu,
+    /// WGPU (Vulkan, Metal, DX12) with the CubeCL kernel, through Burn's fusion.
+    Wgpu,
+    /// CUDA with the CubeCL kernel, through Burn's fusion.
+    Cuda,
+}
+
+/// Float types a command can compute in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DTypeArg {
+    /// float64 (CPU only).
+    F64,
+    /// float32.
+    F32,
+    /// float16 storage, f32 arithmetic (GPU).
+    F16,
+    /// bfloat16 storage, f32 arithmetic (CUDA).
+    Bf16,
+}
+
+impl DTypeArg {
+    /// The Burn dtype.
+    pub fn dtype(self) -> DType {
+        match self {
+            Self::F64 => DType::F64,
+            Self::F32 => DType::F32,
+            Self::F16 => DType::F16,
+            Self::Bf16 => DType::BF16,
+        }
+    }
+}
+
+/// Fails with a clear message when the backend was not compiled in or has no device here.
+pub fn ensure_available(kind: BackendKind) -> Result<()> {
+    match kind {
+        BackendKind::Cpu => Ok(()),
+        BackendKind::Wgpu => {
+            if cfg!(feature = "wgpu") {
+                Ok(())
+            } else {
+                bail!("this build has no WGPU support; rebuild with `--features wgpu`")
+            }
+        }
+        BackendKind::Cuda => {
+            if !cfg!(feature = "cuda") {
+                bail!("this build has no CUDA support; rebuild with `--features cuda`");
+            }
+            let n = sru_kernel::device::cuda_device_count()?;
+            let _ = n;
+            Ok(())
+        }
+    }
+}

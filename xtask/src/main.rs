@@ -1,0 +1,34 @@
+//! `cargo xtask`: the sru-rs command line.
+//!
+//! Each command lives in its own file with a `run(self) -> anyhow::Result<()>`; this file only
+//! parses the arguments and dispatches.
+
+mod backend;
+mod gpu_check;
+mod parity;
+
+use clap::{Parser, Subcommand};
+
+/// The sru-rs command line.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", version, about = "SRU++ in Rust on Burn: training, parity and benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check sru-rs against fixtures made by the official implementation (make_fixtures.py).
+    Parity(parity::Parity),
+    /// On a machine with an NVIDIA GPU: kernel checks and bandwidth benchmark on CUDA.
+    GpuCheck(gpu_check::GpuCheck),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Parity(c) => c.run(),
+        Command::GpuCheck(c) => c.run(),
+    }
+}
