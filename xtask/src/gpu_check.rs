@@ -40,7 +40,8 @@ mod cuda {
     use std::panic::{AssertUnwindSafe, catch_unwind};
 
     use anyhow::{Result, bail};
-    use burn::backend::cuda::{CudaDevice, CudaRuntime};
+    use burn::backend::cuda::CudaDevice;
+    use cubecl::cuda::CudaRuntime;
     use burn::backend::{Autodiff, Cuda};
     use burn::tensor::DType;
     use burn::tensor::backend::Backend;
@@ -75,7 +76,7 @@ mod cuda {
         rows.push(("parity fixtures (f32)".into(), format!("{} cases, {failures} failed", files.len())));
         // 2. Random inputs over the option grid and edge shapes, per storage dtype.
         for (dtype, tol, label) in [(DType::F32, 1e-4, "f32"), (DType::F16, 2e-2, "f16"), (DType::BF16, 1e-1, "bf16")] {
-            if !Cuda::supports_dtype(&dev, dtype) {
+            if !<Cuda as Backend>::supports_dtype(&dev, dtype) {
                 rows.push((format!("random checks {label}"), "dtype not supported".into()));
                 continue;
             }

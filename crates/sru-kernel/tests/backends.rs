@@ -52,3 +52,6 @@ mod wgpu {
         check_backend::<Fused>("fusion_f16", &cases, DType::F16, 2e-2, &dev);
     }
 }
+
+// f16 storage on the CPU: widened to f32 for the computation.
+backend_tests!(flex_f16, FlexAd, Default::default(), DType::F16, 2e-2);
