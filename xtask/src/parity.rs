@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::DType;
 use clap::Args;
-use sru_parity::{CaseReport, Fixture, ParityError, run_recurrence};
+use sru_parity::{CaseReport, Fixture, ParityError, run_fixture};
 
 use crate::backend::{BackendKind, DTypeArg, ensure_available};
 
@@ -72,16 +72,16 @@ impl Parity {
 
     fn run_case(&self, fx: &Fixture, dtype: DType) -> Result<CaseReport, ParityError> {
         match self.backend {
-            BackendKind::Cpu => run_recurrence::<Autodiff<Flex>>(fx, &Default::default(), dtype),
+            BackendKind::Cpu => run_fixture::<Autodiff<Flex>>(fx, &Default::default(), dtype),
             #[cfg(feature = "wgpu")]
             BackendKind::Wgpu => {
                 let dev = burn::backend::wgpu::WgpuDevice::default();
-                run_recurrence::<Autodiff<burn::backend::Wgpu>>(fx, &dev, dtype)
+                run_fixture::<Autodiff<burn::backend::Wgpu>>(fx, &dev, dtype)
             }
             #[cfg(feature = "cuda")]
             BackendKind::Cuda => {
                 let dev = burn::backend::cuda::CudaDevice::default();
-                run_recurrence::<Autodiff<burn::backend::Cuda>>(fx, &dev, dtype)
+                run_fixture::<Autodiff<burn::backend::Cuda>>(fx, &dev, dtype)
             }
             #[allow(unreachable_patterns)]
             _ => unreachable!("ensure_available rejected the backend"),

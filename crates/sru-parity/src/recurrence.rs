@@ -105,7 +105,7 @@ pub fn run_recurrence<B: RecurrenceAutodiffBackend>(
     let gl: Tensor<B, 2> = to_tensor(fx.tensor("grad_last")?, dtype, device);
     let loss = (out.h.clone() * gh).sum() + (out.last_c.clone() * gl).sum();
     let grads = loss.backward();
-    let tol = tolerance(dtype == DType::F64);
+    let tol = tolerance(dtype == DType::F64 && fx.is_f64());
     let mut comparisons = Vec::new();
     let mut cmp = |name: &str, values: Vec<f64>| -> Result<(), ParityError> {
         comparisons.push(Comparison::new(name, &values, &fx.tensor(name)?.values, tol));

@@ -1,0 +1,267 @@
+//! Adaptive input and projected adaptive softmax (Baevski & Auli 2019; Grave et al. 2017) as
+//! the official word-level scripts use them (Transformer-XL's `embedding.py`; spec §3.1).
+//!
+//! The vocabulary is split by `cutoffs` into clusters [l_i, r_i); cluster i has embedding
+//! width `n_e / div_val^i` and a projection P_i `(d, n_e / div_val^i)`:
+//!
+//! ```text
+//! input:   e(w) = P_i · dropout(T_i[w - l_i])                       (d)
+//! softmax: head = [ (P_0ᵀ h) T_0ᵀ + b_0 | (P_0ᵀ h) C ᵀ + c ]          shortlist + clusters
+//!          log p(w) = log_softmax(head)[w]                            w in cluster 0
+//!          log p(w) = log_softmax(head)[-i] + log_softmax((P_iᵀ h) T_iᵀ + b_i)[w - l_i]
+//! ```
+//! Tables T_i are shared by input and softmax (one copy, owned by the softmax); projections
+//! are shared too (WikiText-103) or the input has its own (`emb_projs`, Billion Word).
+
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::IndexingUpdateOp;
+use burn::tensor::{Int, Tensor, TensorData, backend::Backend, s};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ModelError;
+
+/// Options of the adaptive input and softmax.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdaptiveConfig {
+    /// Cluster boundaries, increasing, all below V (e.g. `[19997, 39997, 199997]`).
+    pub cutoffs: Vec<usize>,
+    /// Width divisor per cluster.
+    pub div_val: usize,
+    /// Embedding width of the first cluster (`n_e`).
+    pub n_e: usize,
+    /// Share the projections between input and softmax (WikiText-103) or not (Billion Word).
+    pub tie_projections: bool,
+}
+
+impl AdaptiveConfig {
+    /// Cluster ranges `[l_i, r_i)`.
+    pub fn ranges(&self, vocab: usize) -> Vec<(usize, usize)> {
+        let mut ends = vec![0];
+        ends.extend(&self.cutoffs);
+        ends.push(vocab);
+        ends.windows(2).map(|w| (w[0], w[1])).collect()
+    }
+
+    /// Embedding width of cluster i.
+    pub fn width(&self, i: usize) -> usize {
+        self.n_e / self.div_val.pow(i as u32)
+    }
+
+    /// Checks the cutoffs and widths.
+    ///
+    /// # Errors
+    /// [`ModelError::Config`].
+    pub fn validate(&self, vocab: usize) -> Result<(), ModelError> {
+        let mut prev = 0;
+        for &c in &self.cutoffs {
+            if c <= prev || c >= vocab {
+                return Err(ModelError::Config(format!(
+                    "cutoffs {:?} must increase strictly and stay below the vocabulary size {vocab}",
+                    self.cutoffs
+                )));
+            }
+            prev = c;
+        }
+        if self.div_val == 0 || self.width(self.cutoffs.len()) == 0 {
+            return Err(ModelError::Config(format!(
+                "n_e {} / div_val {}^{} leaves a cluster without width",
+                self.n_e,
+                self.div_val,
+                self.cutoffs.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Parameters of input + softmax, tied tensors counted once.
+    pub fn num_params(&self, vocab: usize, d: usize) -> usize {
+        let ranges = self.ranges(vocab);
+        let n_clusters = self.cutoffs.len();
+        let tables: usize = ranges.iter().enumerate().map(|(i, (l, r))| (r - l) * self.width(i)).sum();
+        let projs: usize = (0..ranges.len()).map(|i| d * self.width(i)).sum();
+        let cluster = n_clusters * self.width(0) + n_clusters;
+        let input_projs = if self.tie_projections { 0 } else { projs };
+        tables + vocab + projs + cluster + input_projs
+    }
+
+    /// Builds input and softmax: tables and biases U(±sqrt(3/d)) and 0, projections
+    /// Xavier-uniform, cluster weights like the tables.
+    pub fn init<B: Backend>(&self, vocab: usize, d: usize, emb_dropout: f64, device: &B::Device) -> (AdaptiveInput<B>, AdaptiveSoftmax<B>) {
+        let bound = (3.0 / d as f64).sqrt();
+        let uniform = Initializer::Uniform { min: -bound, max: bound };
+        let ranges = self.ranges(vocab);
+        let proj = |i: usize| Initializer::XavierUniform { gain: 1.0 }.init_with([d, self.width(i)], Some(self.width(i)), Some(d), device);
+        let out_layers = ranges
+            .iter()
+            .enumerate()
+            .map(|(i, (l, r))| {
+                let mut lin = LinearConfig::new(self.width(i), r - l)
+                    .with_initializer(uniform.clone())
+                    .init::<B>(device);
+                lin.bias = Some(Param::from_tensor(Tensor::zeros([r - l], device)));
+                lin
+            })
+            .collect();
+        let n = ranges.len();
+        let softmax = AdaptiveSoftmax {
+            out_layers,
+            out_projs: (0..n).map(proj).collect(),
+            cluster_weight: uniform.init([self.cutoffs.len(), self.width(0)], device),
+            cluster_bias: Param::from_tensor(Tensor::zeros([self.cutoffs.len()], device)),
+            cutoffs: self.cutoffs.clone(),
+            drop: DropoutConfig::new(emb_dropout).init(),
+        };
+        let input = AdaptiveInput {
+            emb_projs: if self.tie_projections { Vec::new() } else { (0..n).map(proj).collect() },
+            drop: DropoutConfig::new(emb_dropout).init(),
+        };
+        (input, softmax)
+    }
+}
+
+/// Projected adaptive log-softmax; owns the tied tables.
+#[derive(Module, Debug)]
+pub struct AdaptiveSoftmax<B: Backend> {
+    /// Per cluster: `Linear(width_i → size_i)` with bias; its weight is table T_i.
+    pub out_layers: Vec<Linear<B>>,
+    /// Per cluster: projection `(d, width_i)`.
+    pub out_projs: Vec<Param<Tensor<B, 2>>>,
+    /// Logit weights of the tail clusters in the head `(clusters, width_0)`.
+    pub cluster_weight: Param<Tensor<B, 2>>,
+    /// Their biases.
+    pub cluster_bias: Param<Tensor<B, 1>>,
+    /// Cluster boundaries.
+    pub cutoffs: Vec<usize>,
+    /// Dropout of the projected hidden states.
+    pub drop: Dropout,
+}
+
+/// Row indices (into a flat token list) of each cluster, and the tokens' ids within it.
+fn clusters(ids: &[i64], ends: &[usize]) -> Vec<(Vec<i64>, Vec<i64>)> {
+    let mut v = vec![(Vec::new(), Vec::new()); ends.len() - 1];
+    for (row, &w) in ids.iter().enumerate() {
+        let w = w.max(0) as usize;
+        let c = ends.windows(2).position(|e| w >= e[0] && w < e[1]).unwrap_or(ends.len() - 2);
+        v[c].0.push(row as i64);
+        v[c].1.push((w - ends[c]) as i64);
+    }
+    v
+}
+
+fn int1<B: Backend>(v: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> {
+    let n = v.len();
+    Tensor::from_data(TensorData::new(v, [n]), device)
+}
+
+fn host_ids<B: Backend, const D: usize>(t: &Tensor<B, D, Int>) -> Vec<i64> {
+    t.to_data().convert::<i64>().to_vec::<i64>().unwrap_or_default()
+}
+
+impl<B: Backend> AdaptiveSoftmax<B> {
+    fn ends(&self) -> Vec<usize> {
+        let v = self.out_layers.iter().map(|l| l.weight.dims()[1]).sum::<usize>();
+        let mut e = vec![0];
+        e.extend(&self.cutoffs);
+        e.push(v);
+        e
+    }
+
+    /// Cluster logits for projected hidden states `h (N, d)`.
+    fn cluster_logits(&self, h: Tensor<B, 2>, i: usize) -> Tensor<B, 2> {
+        let ph = self.drop.forward(h.matmul(self.out_projs[i].val())); // (N, width_i)
+        let logits = self.out_layers[i].forward(ph.clone());
+        if i == 0 {
+            let tail = ph.matmul(self.cluster_weight.val().transpose()) + self.cluster_bias.val().unsqueeze_dim(0);
+            Tensor::cat(vec![logits, tail], 1) // (N, shortlist + clusters)
+        } else {
+            logits
+        }
+    }
+
+    /// Full log-probabilities `(L, B, V)`.
+    pub fn log_probs(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [l, b, d] = h.dims();
+        let h = h.reshape([l * b, d]);
+        let short = self.cutoffs[0];
+        let n_clusters = self.cutoffs.len();
+        let head = log_softmax(self.cluster_logits(h.clone(), 0), 1);
+        let mut parts = vec![head.clone().slice(s![.., 0..short])];
+        for i in 1..=n_clusters {
+            let col = short + n_clusters - i; // cluster i is column -i of the head
+            let lp_cluster = head.clone().slice(s![.., col..col + 1]);
+            parts.push(log_softmax(self.cluster_logits(h.clone(), i), 1) + lp_cluster);
+        }
+        let v = self.ends()[n_clusters + 1];
+        Tensor::cat(parts, 1).reshape([l, b, v])
+    }
+
+    /// Negative log-likelihood `(L, B)` of `targets`, computing each tail only for its tokens.
+    pub fn nll(&self, h: Tensor<B, 3>, targets: Tensor<B, 2, Int>) -> Tensor<B, 2> {
+        let [l, b, d] = h.dims();
+        let n = l * b;
+        let device = h.device();
+        let h = h.reshape([n, d]);
+        let ids = host_ids(&targets);
+        let groups = clusters(&ids, &self.ends());
+        let short = self.cutoffs[0];
+        let n_clusters = self.cutoffs.len();
+        let head = log_softmax(self.cluster_logits(h.clone(), 0), 1); // (N, short + clusters)
+        let mut nll = Tensor::<B, 1>::zeros([n], (&device, head.dtype()));
+        for (i, (rows, local)) in groups.into_iter().enumerate() {
+            if rows.is_empty() {
+                continue;
+            }
+            let k = rows.len();
+            let rows_t = int1::<B>(rows, &device);
+            let head_rows = head.clone().select(0, rows_t.clone()); // (k, short + clusters)
+            let lp = if i == 0 {
+                head_rows.gather(1, int1::<B>(local, &device).reshape([k, 1]))
+            } else {
+                let col = (short + n_clusters - i) as i64;
+                let lp_cluster = head_rows.gather(1, int1::<B>(vec![col; k], &device).reshape([k, 1]));
+                let tail = log_softmax(self.cluster_logits(h.clone().select(0, rows_t.clone()), i), 1);
+                tail.gather(1, int1::<B>(local, &device).reshape([k, 1])) + lp_cluster
+            };
+            nll = nll.select_assign(0, rows_t, lp.reshape([k]).neg(), IndexingUpdateOp::Add);
+        }
+        nll.reshape([l, b])
+    }
+}
+
+/// Adaptive input; tables (and, when tied, projections) come from the softmax.
+#[derive(Module, Debug)]
+pub struct AdaptiveInput<B: Backend> {
+    /// Own projections `(d, width_i)` when not tied (Billion Word); empty when tied.
+    pub emb_projs: Vec<Param<Tensor<B, 2>>>,
+    /// Dropout of the raw cluster embeddings.
+    pub drop: Dropout,
+}
+
+impl<B: Backend> AdaptiveInput<B> {
+    /// Embeds tokens `(L, B)` into `(L, B, d)` with the softmax's tables.
+    pub fn forward(&self, tokens: Tensor<B, 2, Int>, softmax: &AdaptiveSoftmax<B>) -> Tensor<B, 3> {
+        let [l, b] = tokens.dims();
+        let n = l * b;
+        let device = tokens.device();
+        let ids = host_ids(&tokens);
+        let d = softmax.out_projs[0].dims()[0];
+        let dtype = softmax.out_projs[0].val().dtype();
+        let mut out = Tensor::<B, 2>::zeros([n, d], (&device, dtype));
+        for (i, (rows, local)) in clusters(&ids, &softmax.ends()).into_iter().enumerate() {
+            if rows.is_empty() {
+                continue;
+            }
+            let table = softmax.out_layers[i].weight.val(); // (width_i, size_i)
+            let emb = table.select(1, int1::<B>(local, &device)).transpose(); // (k, width_i)
+            let proj = match self.emb_projs.get(i) {
+                Some(p) => p.val(),
+                None => softmax.out_projs[i].val(),
+            }; // (d, width_i)
+            let e = self.drop.forward(emb).matmul(proj.transpose()); // (k, d)
+            out = out.select_assign(0, int1::<B>(rows, &device), e, IndexingUpdateOp::Add);
+        }
+        out.reshape([l, b, d])
+    }
+}

@@ -1,0 +1,156 @@
+//! The SRU++ attention that produces U (spec §2.1, official `SRUppAttention`):
+//!
+//! ```text
+//! z = W1 [memory; x]                 (M + L, B, d')   memory re-projected every call
+//! q = z[M:] · (d'/H)^-1/2            [k | v] = W2 z   (keys first, then values)
+//! A = softmax(q kᵀ + attn_mask, key padding → -inf) v      H heads = contiguous chunks of d'
+//! o = LayerNorm(α·A + z[M:])         U = W3 dropout(o)     (L, B, out)
+//! ```
+//! No biases, no positional encoding; α is a learned scalar initialised to 0, so at
+//! initialisation U = W3 W1 x. Heads are split batch-major (index b·H + h), as the official
+//! `view(L, B·H, hd)`.
+
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Bool, Tensor, backend::Backend, s};
+
+/// Options of [`SruppAttention`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SruppAttentionConfig {
+    /// Input features of the layer.
+    pub in_features: usize,
+    /// Output features, `k · D`.
+    pub out_features: usize,
+    /// Attention dimension d'.
+    pub proj_features: usize,
+    /// Heads H (d' must be a multiple).
+    pub num_heads: usize,
+    /// Dropout before W3 (also scales W3's init by sqrt(1 - p)).
+    pub dropout: f64,
+    /// Dropout on the attention weights.
+    pub attn_dropout: f64,
+    /// LayerNorm after `α·A + z` (the official default inside SRU++).
+    pub layer_norm: bool,
+}
+
+impl SruppAttentionConfig {
+    /// Builds the module with the official initialisation: Xavier-uniform W1, W2, W3,
+    /// W3 scaled by sqrt(1 - dropout), α = 0, LayerNorm weight 1 and bias 0.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> SruppAttention<B> {
+        let lin = |i: usize, o: usize| {
+            LinearConfig::new(i, o)
+                .with_bias(false)
+                .with_initializer(Initializer::XavierUniform { gain: 1.0 })
+                .init::<B>(device)
+        };
+        let mut linear3 = lin(self.proj_features, self.out_features);
+        if self.dropout > 0.0 {
+            let scale = (1.0 - self.dropout).sqrt();
+            linear3.weight = linear3.weight.map(|w| w.mul_scalar(scale));
+        }
+        SruppAttention {
+            linear1: lin(self.in_features, self.proj_features),
+            linear2: lin(self.proj_features, 2 * self.proj_features),
+            linear3,
+            alpha: Param::from_tensor(Tensor::zeros([1], device)),
+            layer_norm: self
+                .layer_norm
+                .then(|| LayerNormConfig::new(self.proj_features).with_epsilon(1e-5).init(device)),
+            num_heads: self.num_heads,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            attn_dropout: DropoutConfig::new(self.attn_dropout).init(),
+        }
+    }
+}
+
+/// The attention sub-layer of an SRU++ layer; field names follow the official state_dict.
+#[derive(Module, Debug)]
+pub struct SruppAttention<B: Backend> {
+    /// W1: in → d' (queries and the residual).
+    pub linear1: Linear<B>,
+    /// W2: d' → 2d' (keys, then values).
+    pub linear2: Linear<B>,
+    /// W3: d' → k·D (the projection producing U).
+    pub linear3: Linear<B>,
+    /// α, the learned weight of the attention output (init 0).
+    pub alpha: Param<Tensor<B, 1>>,
+    /// LayerNorm after the residual sum.
+    pub layer_norm: Option<LayerNorm<B>>,
+    /// Heads.
+    pub num_heads: usize,
+    /// Dropout before W3.
+    pub dropout: Dropout,
+    /// Dropout on attention weights.
+    pub attn_dropout: Dropout,
+}
+
+/// What the attention of one segment may see besides its input.
+#[derive(Debug, Clone, Default)]
+pub struct AttentionMasks<B: Backend> {
+    /// Additive float mask `(L, M + L)` (0 or -10000), shared by batch and heads.
+    pub attn_mask: Option<Tensor<B, 2>>,
+    /// Padding of the current segment `(L, B)`, true = padded (keys masked with -inf).
+    pub mask_pad: Option<Tensor<B, 2, Bool>>,
+    /// Padding of the memory `(M, B)`.
+    pub memory_mask_pad: Option<Tensor<B, 2, Bool>>,
+}
+
+impl<B: Backend> SruppAttention<B> {
+    /// Computes U for one segment.
+    ///
+    /// # Shapes
+    /// `x (L, B, in)`, `memory (M, B, in)` → `U (L, B, out)`.
+    pub fn forward(&self, x: Tensor<B, 3>, memory: Option<Tensor<B, 3>>, masks: &AttentionMasks<B>) -> Tensor<B, 3> {
+        let [l, b, _] = x.dims();
+        let dp = self.linear1.weight.dims()[1];
+        let heads = self.num_heads;
+        let hd = dp / heads;
+        let m = memory.as_ref().map_or(0, |mem| mem.dims()[0]);
+        let z = match memory {
+            Some(mem) => self.linear1.forward(Tensor::cat(vec![mem, x], 0)), // (M + L, B, d')
+            None => self.linear1.forward(x),
+        };
+        let s_len = m + l;
+        let residual = z.clone().slice(s![m..s_len, .., ..]); // (L, B, d')
+        let kv = self.linear2.forward(z); // (S, B, 2d')
+        let k = kv.clone().slice(s![.., .., 0..dp]);
+        let v = kv.slice(s![.., .., dp..2 * dp]);
+        let split = |t: Tensor<B, 3>, len: usize| t.reshape([len, b * heads, hd]).swap_dims(0, 1); // (B·H, len, hd)
+        let q = split(residual.clone(), l).mul_scalar((hd as f64).powf(-0.5));
+        let (k, v) = (split(k, s_len), split(v, s_len));
+        let mut w = q.matmul(k.swap_dims(1, 2)); // (B·H, L, S)
+        if let Some(mask) = &masks.attn_mask {
+            w = w + mask.clone().unsqueeze_dim::<3>(0);
+        }
+        if masks.mask_pad.is_some() || masks.memory_mask_pad.is_some() {
+            let device = w.device();
+            let keys = Tensor::cat(
+                vec![
+                    masks
+                        .memory_mask_pad
+                        .clone()
+                        .unwrap_or_else(|| Tensor::<B, 2, Bool>::full([m, b], false, &device)),
+                    masks
+                        .mask_pad
+                        .clone()
+                        .unwrap_or_else(|| Tensor::<B, 2, Bool>::full([l, b], false, &device)),
+                ],
+                0,
+            ); // (S, B)
+            let keys = keys.swap_dims(0, 1).reshape([b, 1, 1, s_len]); // (B, 1, 1, S)
+            let w4 = w.reshape([b, heads, l, s_len]);
+            w = w4
+                .mask_fill(keys.expand([b, heads, l, s_len]), f64::NEG_INFINITY)
+                .reshape([b * heads, l, s_len]);
+        }
+        let w = self.attn_dropout.forward(softmax(w, 2));
+        let a = w.matmul(v).swap_dims(0, 1).reshape([l, b, dp]); // (L, B, d')
+        let alpha = self.alpha.val().reshape([1, 1, 1]);
+        let mut o = a * alpha + residual;
+        if let Some(ln) = &self.layer_norm {
+            o = ln.forward(o);
+        }
+        self.linear3.forward(self.dropout.forward(o))
+    }
+}

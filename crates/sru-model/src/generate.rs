@@ -1,0 +1,84 @@
+//! Stateful generation: feed tokens (one or a chunk at a time) with a carried state and get
+//! the next-token distribution. The recurrent state is constant-size (c per layer); the
+//! attention memory is the last `window` layer inputs, so decoding cost per token is bounded.
+//!
+//! Feeding tokens one by one gives the same log-probabilities as one forward pass over the
+//! whole sequence with the evaluation mask of the same window (spec §3.2), because each
+//! query sees exactly the previous `window` positions and itself in both.
+
+use burn::tensor::{Int, Tensor, TensorData, backend::Backend, s};
+use sru_kernel::RecurrenceBackend;
+
+use crate::error::ModelError;
+use crate::lm::LanguageModel;
+use crate::state::SruppState;
+
+/// Incremental decoder over a [`LanguageModel`].
+#[derive(Debug)]
+pub struct Decoder<'a, B: Backend> {
+    model: &'a LanguageModel<B>,
+    state: Option<SruppState<B>>,
+    window: usize,
+}
+
+impl<'a, B: RecurrenceBackend> Decoder<'a, B> {
+    /// A decoder with an empty history; attention sees at most `window` past positions.
+    pub fn new(model: &'a LanguageModel<B>, window: usize) -> Self {
+        Self {
+            model,
+            state: None,
+            window: window.max(1),
+        }
+    }
+
+    /// Tokens fed so far that attention can still see.
+    pub fn context_len(&self) -> usize {
+        self.state.as_ref().map_or(0, SruppState::memory_len)
+    }
+
+    /// Feeds a chunk of tokens (one stream) and returns the log-probabilities of the token
+    /// after each of them, `(len, V)`.
+    ///
+    /// # Errors
+    /// An empty chunk or a model error.
+    pub fn feed(&mut self, tokens: &[i64], device: &B::Device) -> Result<Tensor<B, 2>, ModelError> {
+        if tokens.is_empty() {
+            return Err(ModelError::Config("cannot feed an empty chunk".into()));
+        }
+        let l = tokens.len();
+        let t = Tensor::<B, 2, Int>::from_data(TensorData::new(tokens.to_vec(), [l, 1]), device);
+        let prev = self.state.take();
+        let prev_memory = prev.as_ref().map(|s| s.memory.clone());
+        let out = self.model.forward_hidden(t, prev, Some(self.window))?;
+        // Memory for the next call: what attention saw before, plus this chunk's layer inputs,
+        // cut to the window.
+        let memory = match prev_memory {
+            Some(old) if !old.is_empty() => old
+                .into_iter()
+                .zip(out.state.memory)
+                .map(|(o, n)| Tensor::cat(vec![o, n], 0))
+                .collect(),
+            _ => out.state.memory,
+        };
+        self.state = Some(
+            SruppState {
+                c: out.state.c,
+                memory,
+            }
+            .detach()
+            .truncate_memory(self.window),
+        );
+        let v = self.model.vocab_size;
+        Ok(self.model.log_probs(out.hidden).reshape([l, v]))
+    }
+
+    /// Feeds one token and returns the log-probabilities of the next `(V)`.
+    ///
+    /// # Errors
+    /// A model error.
+    pub fn step(&mut self, token: i64, device: &B::Device) -> Result<Tensor<B, 1>, ModelError> {
+        let lp = self.feed(&[token], device)?;
+        let v = lp.dims()[1];
+        Ok(lp.slice(s![0..1, ..]).reshape([v]))
+    }
+}

@@ -1,0 +1,212 @@
+//! Loading and saving weights under the official PyTorch parameter names and layouts
+//! (`rnn.rnn_lst.{i}.transform_module.linear1.weight (out, in)`, …; spec §2.3, §3.1).
+//!
+//! Loading goes through Burn's store adapters (Linear weights transposed, LayerNorm
+//! `weight/bias` ↔ `gamma/beta`, enum variants left out of the paths). Every parameter of the
+//! model must be found, with its shape, and every key of the file must be used, except the
+//! `scale_x` buffers (checked against the model's value) and the duplicate tensors that tying
+//! leaves in word-level checkpoints (`embedding_layer.emb_layers.*`, tied `emb_projs.*`).
+//! Anything else is a [`ModelError::Weights`] listing the offending keys.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::module::{Module, ModuleMapper, Param, ParamId};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{DType, Tensor, TensorData};
+use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, TensorSnapshot};
+
+use crate::error::ModelError;
+
+/// Tensors by official name, in PyTorch layout.
+pub type StateDict = BTreeMap<String, TensorData>;
+
+/// A model whose weights can be exchanged with the official implementation.
+pub trait OfficialWeights<B: Backend>: Module<B> + ModuleSnapshot<B> + Sized {
+    /// The model's non-parameter tensors in the official state_dict (the `scale_x` buffers).
+    fn buffers(&self) -> StateDict;
+
+    /// Takes the buffer values of a checkpoint (already checked against the config).
+    fn set_buffers(&mut self, buffers: &StateDict);
+
+    /// Keys an official checkpoint may hold that this model stores once (tied duplicates).
+    fn is_tied_duplicate(&self, _key: &str) -> bool {
+        false
+    }
+}
+
+/// The model's parameters and buffers under the official names, in PyTorch layout.
+pub fn state_dict<B: Backend, M: OfficialWeights<B>>(model: &M) -> Result<StateDict, ModelError> {
+    let mut out = model.buffers();
+    for snap in model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true) {
+        let data = snap
+            .to_data()
+            .map_err(|e| ModelError::Weights(format!("{}: {e:?}", snap.full_path())))?;
+        out.insert(snap.full_path(), data);
+    }
+    Ok(out)
+}
+
+/// Loads an official state_dict into `model`, converting every tensor to `dtype` when given.
+///
+/// # Errors
+/// [`ModelError::Weights`] listing missing keys, unexpected keys, shape mismatches and buffers
+/// that disagree with the model's configuration.
+pub fn load_state_dict<B: Backend, M: OfficialWeights<B>>(
+    mut model: M,
+    tensors: StateDict,
+    dtype: Option<DType>,
+) -> Result<M, ModelError> {
+    let buffers = model.buffers();
+    let mut found_buffers = StateDict::new();
+    let mut problems = Vec::new();
+    let mut snapshots = Vec::new();
+    for (name, data) in tensors {
+        if let Some(expected) = buffers.get(&name) {
+            let (a, b) = (to_f64(&data), to_f64(expected));
+            if a.len() != b.len() || a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-6 * y.abs().max(1.0)) {
+                problems.push(format!("buffer `{name}` is {a:?} but the config gives {b:?}"));
+            }
+            found_buffers.insert(name, data);
+            continue;
+        }
+        if model.is_tied_duplicate(&name) {
+            continue;
+        }
+        let data = match dtype {
+            Some(DType::F64) => data.convert::<f64>(),
+            Some(DType::F32) => data.convert::<f32>(),
+            Some(DType::F16) => data.convert::<half::f16>(),
+            Some(DType::BF16) => data.convert::<half::bf16>(),
+            _ => data,
+        };
+        // Burn's LayerNorm names its affine parameters gamma/beta.
+        let burn_name = match name.strip_suffix("layer_norm.weight") {
+            Some(p) => format!("{p}layer_norm.gamma"),
+            None => match name.strip_suffix("layer_norm.bias") {
+                Some(p) => format!("{p}layer_norm.beta"),
+                None => name.clone(),
+            },
+        };
+        let path = burn_name.split('.').map(str::to_owned).collect();
+        snapshots.push(TensorSnapshot::from_data(data, path, Vec::new(), ParamId::new()));
+    }
+    let result = model.apply(snapshots, None, Some(Box::new(PyTorchToBurnAdapter)), true);
+    for (path, why) in &result.missing {
+        problems.push(format!("missing `{path}` ({why})"));
+    }
+    for path in &result.unused {
+        problems.push(format!("unexpected `{path}`"));
+    }
+    for e in &result.errors {
+        problems.push(format!("{e}"));
+    }
+    if problems.is_empty() {
+        model.set_buffers(&found_buffers);
+        Ok(model)
+    } else {
+        problems.sort();
+        Err(ModelError::Weights(problems.join("; ")))
+    }
+}
+
+fn to_f64(d: &TensorData) -> Vec<f64> {
+    d.clone().convert::<f64>().to_vec::<f64>().unwrap_or_default()
+}
+
+/// Reads a `.safetensors` file into a state_dict.
+///
+/// # Errors
+/// Unreadable or invalid files, unsupported dtypes.
+pub fn read_safetensors(path: &Path) -> Result<StateDict, ModelError> {
+    use safetensors::{Dtype, SafeTensors};
+    let bytes = std::fs::read(path).map_err(|e| ModelError::Weights(format!("cannot read {}: {e}", path.display())))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| ModelError::Weights(format!("{} is not a valid safetensors file: {e}", path.display())))?;
+    let mut out = StateDict::new();
+    for (name, view) in st.tensors() {
+        let shape = view.shape().to_vec();
+        let raw = view.data();
+        let data = match view.dtype() {
+            Dtype::F64 => TensorData::new(raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect::<Vec<_>>(), shape),
+            Dtype::F32 => TensorData::new(raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4]))).collect::<Vec<_>>(), shape),
+            Dtype::F16 => TensorData::new(raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]])).collect::<Vec<_>>(), shape),
+            Dtype::BF16 => TensorData::new(raw.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]])).collect::<Vec<_>>(), shape),
+            other => return Err(ModelError::Weights(format!("{}: tensor `{name}` has unsupported dtype {other:?}", path.display()))),
+        };
+        out.insert(name, data);
+    }
+    Ok(out)
+}
+
+/// Reads a PyTorch `.pt` checkpoint (a state_dict, or a dict holding one under `top_level_key`).
+///
+/// # Errors
+/// Unreadable or invalid files.
+pub fn read_pytorch(path: &Path, top_level_key: Option<&str>) -> Result<StateDict, ModelError> {
+    use burn_store::pytorch::PytorchReader;
+    let reader = match top_level_key {
+        Some(k) => PytorchReader::with_top_level_key(path, k),
+        None => PytorchReader::new(path),
+    }
+    .map_err(|e| ModelError::Weights(format!("cannot read PyTorch file {}: {e}", path.display())))?;
+    let mut out = StateDict::new();
+    for (name, snap) in reader.into_tensors() {
+        let data = snap.to_data().map_err(|e| ModelError::Weights(format!("{}: `{name}`: {e:?}", path.display())))?;
+        out.insert(name, data);
+    }
+    Ok(out)
+}
+
+/// Strips a prefix such as `module.` (DataParallel) from every key that has it.
+pub fn strip_prefix(dict: StateDict, prefix: &str) -> StateDict {
+    dict.into_iter()
+        .map(|(k, v)| (k.strip_prefix(prefix).map(str::to_owned).unwrap_or(k), v))
+        .collect()
+}
+
+/// Writes a state_dict as `.safetensors` (float32/float64 as stored), atomically: a temporary
+/// file in the same folder, synced, then renamed over the target.
+///
+/// # Errors
+/// I/O failures.
+pub fn write_safetensors(dict: &StateDict, path: &Path) -> Result<(), ModelError> {
+    use safetensors::tensor::TensorView;
+    let io = |e: std::io::Error| ModelError::Weights(format!("cannot write {}: {e}", path.display()));
+    let mut buffers = Vec::new();
+    for (name, data) in dict {
+        let (dtype, bytes) = match data.dtype {
+            DType::F64 => (safetensors::Dtype::F64, data.as_bytes().to_vec()),
+            _ => (safetensors::Dtype::F32, data.clone().convert::<f32>().as_bytes().to_vec()),
+        };
+        buffers.push((name.clone(), dtype, data.shape.to_vec(), bytes));
+    }
+    let views = buffers
+        .iter()
+        .map(|(n, dt, shape, b)| TensorView::new(*dt, shape.clone(), b).map(|v| (n.clone(), v)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ModelError::Weights(e.to_string()))?;
+    let bytes = safetensors::serialize(views, None).map_err(|e| ModelError::Weights(e.to_string()))?;
+    let tmp = path.with_extension("safetensors.tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Replaces every parameter of `model` by its gradient in `grads` (zeros where it has none),
+/// so that [`state_dict`] can name the gradients.
+pub fn gradients_as_module<B: AutodiffBackend, M: Module<B>>(model: M, grads: &B::Gradients) -> M {
+    struct G<'a, B: AutodiffBackend>(&'a B::Gradients);
+    impl<B: AutodiffBackend> ModuleMapper<B> for G<'_, B> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+            let (id, tensor, mapper) = param.consume();
+            let g = tensor.grad(self.0).map(Tensor::from_inner).unwrap_or_else(|| tensor.zeros_like());
+            Param::from_mapped_value(id, g, mapper)
+        }
+    }
+    model.map(&mut G::<B>(grads))
+}
