@@ -5,6 +5,7 @@
 
 mod backend;
 mod gpu_check;
+mod params;
 mod parity;
 
 use clap::{Parser, Subcommand};
@@ -24,11 +25,14 @@ enum Command {
     Parity(parity::Parity),
     /// On a machine with an NVIDIA GPU: kernel checks and bandwidth benchmark on CUDA.
     GpuCheck(gpu_check::GpuCheck),
+    /// Print the exact parameter count of a model preset.
+    Params(params::Params),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Parity(c) => c.run(),
         Command::GpuCheck(c) => c.run(),
+        Command::Params(c) => c.run(),
     }
 }

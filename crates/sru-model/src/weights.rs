@@ -132,6 +132,7 @@ pub fn read_safetensors(path: &Path) -> Result<StateDict, ModelError> {
             Dtype::F32 => TensorData::new(raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4]))).collect::<Vec<_>>(), shape),
             Dtype::F16 => TensorData::new(raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]])).collect::<Vec<_>>(), shape),
             Dtype::BF16 => TensorData::new(raw.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]])).collect::<Vec<_>>(), shape),
+            Dtype::I64 => TensorData::new(raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect::<Vec<_>>(), shape),
             other => return Err(ModelError::Weights(format!("{}: tensor `{name}` has unsupported dtype {other:?}", path.display()))),
         };
         out.insert(name, data);
