@@ -24,7 +24,11 @@ fn cpu_shapes() -> Vec<Shape> {
             if length * bd > 1 << 25 || (quick && log_bd % 4 != 0) {
                 continue;
             }
-            v.push(Shape { length, batch: 4, d: bd / 4 });
+            v.push(Shape {
+                length,
+                batch: 4,
+                d: bd / 4,
+            });
         }
     }
     v
@@ -37,13 +41,19 @@ fn bench(c: &mut Criterion) {
         let p = prepare::<Flex>(shape, DType::F32, &dev);
         let copy = CopyBaseline::<Flex>::new(3 * shape.elements(), DType::F32, &dev);
         let mut g = c.benchmark_group(format!("recurrence/{}", shape.label()));
-        g.sample_size(10).warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(2));
+        g.sample_size(10)
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_secs(2));
         g.throughput(Throughput::Bytes(copy.bytes() as u64));
         g.bench_function(BenchmarkId::new("copy", ""), |b| b.iter(|| copy.run(&dev)));
         g.throughput(Throughput::Bytes(p.forward_bytes() as u64));
-        g.bench_function(BenchmarkId::new("forward", ""), |b| b.iter(|| p.forward(&dev)));
+        g.bench_function(BenchmarkId::new("forward", ""), |b| {
+            b.iter(|| p.forward(&dev))
+        });
         g.throughput(Throughput::Bytes(p.forward_backward_bytes() as u64));
-        g.bench_function(BenchmarkId::new("forward_backward", ""), |b| b.iter(|| p.forward_backward(&dev)));
+        g.bench_function(BenchmarkId::new("forward_backward", ""), |b| {
+            b.iter(|| p.forward_backward(&dev))
+        });
         g.finish();
         // The summary's own medians, all three measured back to back.
         let t_copy = median_time(1, 5, || copy.run(&dev));
@@ -58,10 +68,21 @@ fn bench(c: &mut Criterion) {
             std::hint::black_box(&mut dst);
         });
         let memcpy = gbps((2 * 4 * src.len()) as f64, t_memcpy);
-        table.push((shape, memcpy, gbps(copy.bytes(), t_copy), gbps(p.forward_bytes(), t_fwd), gbps(p.forward_backward_bytes(), t_fb)));
+        table.push((
+            shape,
+            memcpy,
+            gbps(copy.bytes(), t_copy),
+            gbps(p.forward_bytes(), t_fwd),
+            gbps(p.forward_backward_bytes(), t_fb),
+        ));
     }
-    println!("\nSRU recurrence on CPU (Flex, f32, {} threads)", rayon_threads());
-    println!("copy = Burn tensor copy (allocates its output, like the kernel); memcpy = into a reused buffer");
+    println!(
+        "\nSRU recurrence on CPU (Flex, f32, {} threads)",
+        rayon_threads()
+    );
+    println!(
+        "copy = Burn tensor copy (allocates its output, like the kernel); memcpy = into a reused buffer"
+    );
     println!(
         "{:<20} {:>8} {:>8} {:>8} {:>8} {:>10} {:>8} {:>10}",
         "shape", "memcpy", "copy", "fwd", "f+b", "fwd/copy", "f+b/copy", "fwd/memcpy"
@@ -69,14 +90,23 @@ fn bench(c: &mut Criterion) {
     for (s, memcpy, copy, fwd, fb) in table {
         println!(
             "{:<20} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>10.2} {:>8.2} {:>10.2}",
-            s.label(), memcpy, copy, fwd, fb, fwd / copy, fb / copy, fwd / memcpy
+            s.label(),
+            memcpy,
+            copy,
+            fwd,
+            fb,
+            fwd / copy,
+            fb / copy,
+            fwd / memcpy
         );
     }
     println!("(GB/s; fwd counts 24 B per element in f32, f+b 64 B: forward 24 + backward 40)");
 }
 
 fn rayon_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 criterion_group!(benches, bench);

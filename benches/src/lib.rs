@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use burn::tensor::{DType, Distribution, Tensor, backend::Backend};
 use sru_kernel::{
-    RecurrenceConfig, RecurrenceInputs, RecurrenceKernels, RecurrenceOptions, RecurrenceInput,
+    RecurrenceConfig, RecurrenceInput, RecurrenceInputs, RecurrenceKernels, RecurrenceOptions,
 };
 
 /// Values moved per element (one unit at one step) by the forward pass with all states saved:
@@ -69,12 +69,17 @@ pub struct Prepared<B: RecurrenceKernels> {
 }
 
 /// Random inputs of `shape` in `dtype` on `device`.
-pub fn prepare<B: RecurrenceKernels>(shape: Shape, dtype: DType, device: &B::Device) -> Prepared<B> {
+pub fn prepare<B: RecurrenceKernels>(
+    shape: Shape,
+    dtype: DType,
+    device: &B::Device,
+) -> Prepared<B> {
     let (l, b, d) = (shape.length, shape.batch, shape.d);
     let rand = |dims: Vec<usize>| {
         Tensor::<B, 3>::random(dims, Distribution::Uniform(-1.0, 1.0), (device, dtype))
     };
-    let rand1 = |n: usize| Tensor::<B, 1>::random([n], Distribution::Uniform(-1.0, 1.0), (device, dtype));
+    let rand1 =
+        |n: usize| Tensor::<B, 1>::random([n], Distribution::Uniform(-1.0, 1.0), (device, dtype));
     let u = rand(vec![l, b, 3 * d]);
     let x = rand(vec![l, b, d]);
     let c0 = Tensor::<B, 2>::zeros([b, d], (device, dtype));
@@ -106,7 +111,8 @@ pub fn prepare<B: RecurrenceKernels>(shape: Shape, dtype: DType, device: &B::Dev
 impl<B: RecurrenceKernels> Prepared<B> {
     /// Bytes moved by one forward pass.
     pub fn forward_bytes(&self) -> f64 {
-        (FORWARD_VALUES_PER_ELEMENT * self.value_bytes * self.config.columns() * self.config.length) as f64
+        (FORWARD_VALUES_PER_ELEMENT * self.value_bytes * self.config.columns() * self.config.length)
+            as f64
     }
 
     /// Bytes moved by one forward and one backward pass.
@@ -128,7 +134,12 @@ impl<B: RecurrenceKernels> Prepared<B> {
     pub fn forward_backward(&self, device: &B::Device) {
         let (out, states) = B::sru_forward_with_states(&self.config, self.inputs.clone());
         drop(out);
-        let g = B::sru_backward(&self.config, self.inputs.clone(), states, self.grad_out.clone());
+        let g = B::sru_backward(
+            &self.config,
+            self.inputs.clone(),
+            states,
+            self.grad_out.clone(),
+        );
         sync::<B>(device);
         drop(g);
     }
@@ -148,7 +159,11 @@ impl<B: Backend> CopyBaseline<B> {
     /// Allocates the source.
     pub fn new(elements: usize, dtype: DType, device: &B::Device) -> Self {
         Self {
-            x: Tensor::random([elements], Distribution::Uniform(-1.0, 1.0), (device, dtype)),
+            x: Tensor::random(
+                [elements],
+                Distribution::Uniform(-1.0, 1.0),
+                (device, dtype),
+            ),
         }
     }
 
@@ -185,4 +200,3 @@ pub fn median_time(warmup: usize, iters: usize, mut f: impl FnMut()) -> Duration
 pub fn gbps(bytes: f64, time: Duration) -> f64 {
     bytes / time.as_secs_f64() / 1e9
 }
-

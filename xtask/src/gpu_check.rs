@@ -30,7 +30,9 @@ impl GpuCheck {
         #[cfg(not(feature = "cuda"))]
         {
             let _ = (&self.fixtures, self.no_bench);
-            anyhow::bail!("gpu-check needs CUDA support: build with `cargo build --release -p xtask --features cuda`")
+            anyhow::bail!(
+                "gpu-check needs CUDA support: build with `cargo build --release -p xtask --features cuda`"
+            )
         }
     }
 }
@@ -41,11 +43,11 @@ mod cuda {
 
     use anyhow::{Result, bail};
     use burn::backend::cuda::CudaDevice;
-    use cubecl::cuda::CudaRuntime;
     use burn::backend::{Autodiff, Cuda};
     use burn::tensor::DType;
     use burn::tensor::backend::Backend;
     use burn_cubecl::CubeBackend;
+    use cubecl::cuda::CudaRuntime;
     use sru_benches::{CopyBaseline, Shape, gbps, median_time, prepare};
     use sru_parity::random::{check_backend, option_grid, shape_cases};
     use sru_parity::{Fixture, run_recurrence};
@@ -63,7 +65,10 @@ mod cuda {
         // 1. Parity fixtures, f32.
         let mut files: Vec<_> = std::fs::read_dir(&cmd.fixtures)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("recurrence_")))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("recurrence_"))
+            })
             .collect();
         files.sort();
         for f in &files {
@@ -71,13 +76,28 @@ mod cuda {
             let r = run_recurrence::<Autodiff<Cuda>>(&fx, &dev, DType::F32)?;
             let ok = r.passed();
             failures += usize::from(!ok);
-            println!("{} max_abs_err={:.3e} {}", r.case, r.max_abs_err(), if ok { "PASS" } else { "FAIL" });
+            println!(
+                "{} max_abs_err={:.3e} {}",
+                r.case,
+                r.max_abs_err(),
+                if ok { "PASS" } else { "FAIL" }
+            );
         }
-        rows.push(("parity fixtures (f32)".into(), format!("{} cases, {failures} failed", files.len())));
+        rows.push((
+            "parity fixtures (f32)".into(),
+            format!("{} cases, {failures} failed", files.len()),
+        ));
         // 2. Random inputs over the option grid and edge shapes, per storage dtype.
-        for (dtype, tol, label) in [(DType::F32, 1e-4, "f32"), (DType::F16, 2e-2, "f16"), (DType::BF16, 1e-1, "bf16")] {
+        for (dtype, tol, label) in [
+            (DType::F32, 1e-4, "f32"),
+            (DType::F16, 2e-2, "f16"),
+            (DType::BF16, 1e-1, "bf16"),
+        ] {
             if !<Cuda as Backend>::supports_dtype(&dev, dtype) {
-                rows.push((format!("random checks {label}"), "dtype not supported".into()));
+                rows.push((
+                    format!("random checks {label}"),
+                    "dtype not supported".into(),
+                ));
                 continue;
             }
             let ok = catch_unwind(AssertUnwindSafe(|| {
@@ -96,9 +116,21 @@ mod cuda {
         // 3. Bandwidth against a device-to-device copy of the same size.
         if !cmd.no_bench {
             for shape in [
-                Shape { length: 1024, batch: 4, d: 3072 },
-                Shape { length: 1024, batch: 16, d: 4096 },
-                Shape { length: 4096, batch: 4, d: 1 << 16 },
+                Shape {
+                    length: 1024,
+                    batch: 4,
+                    d: 3072,
+                },
+                Shape {
+                    length: 1024,
+                    batch: 16,
+                    d: 4096,
+                },
+                Shape {
+                    length: 4096,
+                    batch: 4,
+                    d: 1 << 16,
+                },
             ] {
                 for dtype in [DType::F32, DType::BF16] {
                     let p = prepare::<Raw>(shape, dtype, &dev);
@@ -106,7 +138,11 @@ mod cuda {
                     let tc = median_time(3, 10, || copy.run(&dev));
                     let tf = median_time(3, 10, || p.forward(&dev));
                     let tb = median_time(3, 10, || p.forward_backward(&dev));
-                    let (c, f, b) = (gbps(copy.bytes(), tc), gbps(p.forward_bytes(), tf), gbps(p.forward_backward_bytes(), tb));
+                    let (c, f, b) = (
+                        gbps(copy.bytes(), tc),
+                        gbps(p.forward_bytes(), tf),
+                        gbps(p.forward_backward_bytes(), tb),
+                    );
                     rows.push((
                         format!("bench {} {dtype:?}", shape.label()),
                         format!("copy {c:.0} GB/s | fwd {f:.0} GB/s ({:.2}) {:.2} ms | f+b {b:.0} GB/s ({:.2}) {:.2} ms", f / c, tf.as_secs_f64() * 1e3, b / c, tb.as_secs_f64() * 1e3),

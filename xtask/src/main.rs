@@ -1,7 +1,8 @@
 //! `cargo xtask`: the sru-rs command line.
 //!
 //! Each command lives in its own file with a `run(self) -> anyhow::Result<()>`; this file only
-//! parses the arguments and dispatches.
+//! parses the arguments and dispatches. The only crate that prints.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod backend;
 mod gpu_check;
@@ -12,7 +13,11 @@ use clap::{Parser, Subcommand};
 
 /// The sru-rs command line.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", version, about = "SRU++ in Rust on Burn: training, parity and benchmarks")]
+#[command(
+    name = "cargo xtask",
+    version,
+    about = "SRU++ in Rust on Burn: training, parity and benchmarks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

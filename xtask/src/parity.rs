@@ -52,7 +52,10 @@ impl Parity {
                     );
                     for c in &report.comparisons {
                         if self.verbose || !c.passed() {
-                            println!("    {:<10} max_abs_err={:.3e} limit={:.1e}", c.tensor, c.max_abs_err, c.limit);
+                            println!(
+                                "    {:<10} max_abs_err={:.3e} limit={:.1e}",
+                                c.tensor, c.max_abs_err, c.limit
+                            );
                         }
                     }
                     if ok { passed += 1 } else { failed += 1 }

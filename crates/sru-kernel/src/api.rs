@@ -106,7 +106,12 @@ impl<B: Backend> RecurrenceInput<B> {
             vec![2 * width],
             self.weight_c.dtype(),
         )?;
-        check("bias", self.bias.dims().to_vec(), vec![2 * width], self.bias.dtype())?;
+        check(
+            "bias",
+            self.bias.dims().to_vec(),
+            vec![2 * width],
+            self.bias.dtype(),
+        )?;
         if let Some(c0) = &self.c0 {
             check("c0", c0.dims().to_vec(), vec![batch, width], c0.dtype())?;
         }
@@ -132,7 +137,12 @@ impl<B: Backend> RecurrenceInput<B> {
                     return Err(KernelError::ScaleX(scale));
                 }
                 let x = self.x.as_ref().ok_or(KernelError::MissingX)?;
-                check("x", x.dims().to_vec(), vec![length, batch, width], x.dtype())?;
+                check(
+                    "x",
+                    x.dims().to_vec(),
+                    vec![length, batch, width],
+                    x.dtype(),
+                )?;
                 Skip::Input { scale }
             }
         };
@@ -220,7 +230,11 @@ pub fn elementwise_recurrence<B: RecurrenceBackend>(
     let prim = |t: Tensor<B, 3>| t.into_primitive().tensor();
     let inputs = RecurrenceInputs {
         u: prim(input.u),
-        x: if config.reads_x() { input.x.map(prim) } else { None },
+        x: if config.reads_x() {
+            input.x.map(prim)
+        } else {
+            None
+        },
         weight_c: input.weight_c.into_primitive().tensor(),
         bias: input.bias.into_primitive().tensor(),
         c0: c0.into_primitive().tensor(),
@@ -228,11 +242,17 @@ pub fn elementwise_recurrence<B: RecurrenceBackend>(
         mask_pad: mask_pad.map(|m| m.into_primitive().tensor()),
     };
     let packed = B::sru_forward(&config, inputs);
-    Ok(unpack(Tensor::from_primitive(TensorPrimitive::Float(packed)), &config))
+    Ok(unpack(
+        Tensor::from_primitive(TensorPrimitive::Float(packed)),
+        &config,
+    ))
 }
 
 /// Splits the packed `(L + 1, B, D)` output into `h` and `last_c` (views, no copy).
-pub(crate) fn unpack<B: Backend>(packed: Tensor<B, 3>, config: &RecurrenceConfig) -> RecurrenceOutput<B> {
+pub(crate) fn unpack<B: Backend>(
+    packed: Tensor<B, 3>,
+    config: &RecurrenceConfig,
+) -> RecurrenceOutput<B> {
     let l = config.length;
     let h = packed.clone().slice(s![0..l, .., ..]);
     let last_c = packed

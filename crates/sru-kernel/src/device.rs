@@ -13,7 +13,8 @@ use crate::error::KernelError;
 pub fn cuda_device_count() -> Result<usize, KernelError> {
     #[cfg(feature = "cuda")]
     {
-        cuda::device_count().map_err(|e| KernelError::DeviceUnavailable(format!("CUDA unavailable: {e}")))
+        cuda::device_count()
+            .map_err(|e| KernelError::DeviceUnavailable(format!("CUDA unavailable: {e}")))
     }
     #[cfg(not(feature = "cuda"))]
     {

@@ -18,13 +18,20 @@ use burn_ir::{CustomOpIr, HandleContainer, OperationIr, TensorIr};
 use crate::backend::{RecurrenceBackend, RecurrenceGrads, RecurrenceInputs, RecurrenceKernels};
 use crate::options::RecurrenceConfig;
 
-type Handles<B> = HandleContainer<<<B as FusionBackend>::FusionRuntime as FusionRuntime>::FusionHandle>;
+type Handles<B> =
+    HandleContainer<<<B as FusionBackend>::FusionRuntime as FusionRuntime>::FusionHandle>;
 
 /// The inputs of a call in their IR order.
-fn input_list<B: FusionBackend>(inputs: &RecurrenceInputs<Fusion<B>>) -> Vec<FloatTensor<Fusion<B>>> {
+fn input_list<B: FusionBackend>(
+    inputs: &RecurrenceInputs<Fusion<B>>,
+) -> Vec<FloatTensor<Fusion<B>>> {
     let mut v = vec![inputs.u.clone()];
     v.extend(inputs.x.clone());
-    v.extend([inputs.weight_c.clone(), inputs.bias.clone(), inputs.c0.clone()]);
+    v.extend([
+        inputs.weight_c.clone(),
+        inputs.bias.clone(),
+        inputs.c0.clone(),
+    ]);
     v.extend(inputs.mask_c.clone());
     v.extend(inputs.mask_pad.clone());
     v
@@ -128,7 +135,8 @@ impl<B: FusionBackend + RecurrenceKernels> Operation<B::FusionRuntime> for Backw
         let grad_out = h.get_float_tensor::<B>(&self.desc.inputs[n - 1]);
         let g = B::sru_backward(&self.config, inputs, states, grad_out);
         let mut outs = self.desc.outputs.iter();
-        let mut put = |t| h.register_float_tensor::<B>(&outs.next().expect("recurrence grad").id, t);
+        let mut put =
+            |t| h.register_float_tensor::<B>(&outs.next().expect("recurrence grad").id, t);
         put(g.u);
         if let Some(x) = g.x {
             put(x);
@@ -177,7 +185,9 @@ impl<B: FusionBackend + RecurrenceKernels> RecurrenceKernels for Fusion<B> {
             config: *config,
             _b: PhantomData,
         };
-        let mut out = client.register(streams, OperationIr::Custom(desc), op).into_iter();
+        let mut out = client
+            .register(streams, OperationIr::Custom(desc), op)
+            .into_iter();
         let mut next = || out.next().expect("recurrence grad output");
         let gu = next();
         let gx = config.reads_x().then(&mut next);

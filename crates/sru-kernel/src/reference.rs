@@ -44,20 +44,30 @@ pub fn elementwise_recurrence_reference<B: Backend>(
         let skip = match cfg.skip {
             Skip::None => None,
             Skip::FourthPart => Some(part(dir, 3)),
-            Skip::Input { scale } => input
-                .x
-                .clone()
-                .map(|x| x.slice(s![.., .., dir * d..(dir + 1) * d]).mul_scalar(scale)),
+            Skip::Input { scale } => input.x.clone().map(|x| {
+                x.slice(s![.., .., dir * d..(dir + 1) * d])
+                    .mul_scalar(scale)
+            }),
         };
-        let (vf, vr) = (cols(input.weight_c.clone(), dir, 0), cols(input.weight_c.clone(), dir, 1));
-        let (bf, br) = (cols(input.bias.clone(), dir, 0), cols(input.bias.clone(), dir, 1));
+        let (vf, vr) = (
+            cols(input.weight_c.clone(), dir, 0),
+            cols(input.weight_c.clone(), dir, 1),
+        );
+        let (bf, br) = (
+            cols(input.bias.clone(), dir, 0),
+            cols(input.bias.clone(), dir, 1),
+        );
         let m = input
             .mask_c
             .clone()
             .map(|m| m.slice(s![.., dir * d..(dir + 1) * d])); // (B, d)
         let mut c = c0.clone().slice(s![.., dir * d..(dir + 1) * d]); // (B, d)
         let mut hs: Vec<Option<Tensor<B, 3>>> = vec![None; l];
-        let order: Vec<usize> = if dir == 0 { (0..l).collect() } else { (0..l).rev().collect() };
+        let order: Vec<usize> = if dir == 0 {
+            (0..l).collect()
+        } else {
+            (0..l).rev().collect()
+        };
         for t in order {
             let at = |x: &Tensor<B, 3>| x.clone().slice(s![t..t + 1, .., ..]).reshape([b, d]);
             let f = sigmoid(at(&u1) + c.clone() * vf.clone() + bf.clone());

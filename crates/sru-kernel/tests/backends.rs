@@ -2,6 +2,8 @@
 //! on fresh random inputs for the whole option grid and the edge shapes. One test body,
 //! stamped per backend and dtype; GPU backends are gated by Cargo features, not `#[ignore]`.
 
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
 use burn::tensor::DType;
 use sru_parity::random::{check_backend, option_grid, shape_cases};
 
@@ -11,11 +13,23 @@ macro_rules! backend_tests {
             use super::*;
             #[test]
             fn option_grid_matches_reference() {
-                check_backend::<$backend>(stringify!($name), &option_grid(), $dtype, $tol, &$device);
+                check_backend::<$backend>(
+                    stringify!($name),
+                    &option_grid(),
+                    $dtype,
+                    $tol,
+                    &$device,
+                );
             }
             #[test]
             fn edge_shapes_match_reference() {
-                check_backend::<$backend>(stringify!($name), &shape_cases(), $dtype, $tol, &$device);
+                check_backend::<$backend>(
+                    stringify!($name),
+                    &shape_cases(),
+                    $dtype,
+                    $tol,
+                    &$device,
+                );
             }
         }
     };

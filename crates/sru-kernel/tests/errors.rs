@@ -1,5 +1,7 @@
 //! Malformed calls are refused with an error naming the offending tensor, never a panic.
 
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
 use burn::backend::Flex;
 use burn::tensor::{Bool, DType, Tensor};
 use sru_kernel::{KernelError, RecurrenceInput, RecurrenceOptions, elementwise_recurrence};
@@ -22,14 +24,36 @@ fn err(input: RecurrenceInput<B>, opts: RecurrenceOptions) -> KernelError {
 
 #[test]
 fn wrong_k_is_refused() {
-    let e = err(input(2, 1, 4, 3), RecurrenceOptions { k: 5, ..Default::default() });
+    let e = err(
+        input(2, 1, 4, 3),
+        RecurrenceOptions {
+            k: 5,
+            ..Default::default()
+        },
+    );
     assert_eq!(e, KernelError::InvalidK(5));
 }
 
 #[test]
 fn u_width_not_a_multiple_of_dirs_k_is_refused() {
-    let e = err(input(2, 1, 3, 3), RecurrenceOptions { bidirectional: true, ..Default::default() });
-    assert!(matches!(e, KernelError::UFeatures { features: 9, dirs: 2, k: 3 }), "{e}");
+    let e = err(
+        input(2, 1, 3, 3),
+        RecurrenceOptions {
+            bidirectional: true,
+            ..Default::default()
+        },
+    );
+    assert!(
+        matches!(
+            e,
+            KernelError::UFeatures {
+                features: 9,
+                dirs: 2,
+                k: 3
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -39,21 +63,36 @@ fn misshapen_weight_c_is_named() {
     i.weight_c = Tensor::zeros([7], &dev);
     let e = err(i, RecurrenceOptions::default());
     assert!(e.to_string().contains("weight_c"), "{e}");
-    assert!(e.to_string().contains("[7]") && e.to_string().contains("[8]"), "{e}");
+    assert!(
+        e.to_string().contains("[7]") && e.to_string().contains("[8]"),
+        "{e}"
+    );
 }
 
 #[test]
 fn misshapen_x_c0_and_masks_are_named() {
     let dev = Default::default();
     let cases: Vec<(&str, RecurrenceInput<B>)> = vec![
-        ("x", input(3, 2, 4, 3).with_x(Tensor::zeros([3, 2, 5], &dev))),
+        (
+            "x",
+            input(3, 2, 4, 3).with_x(Tensor::zeros([3, 2, 5], &dev)),
+        ),
         ("c0", input(3, 2, 4, 3).with_c0(Tensor::zeros([1, 4], &dev))),
-        ("mask_c", input(3, 2, 4, 3).with_mask_c(Tensor::zeros([2, 3], &dev))),
-        ("mask_pad", input(3, 2, 4, 3).with_mask_pad(Tensor::<B, 2, Bool>::empty([2, 3], &dev))),
+        (
+            "mask_c",
+            input(3, 2, 4, 3).with_mask_c(Tensor::zeros([2, 3], &dev)),
+        ),
+        (
+            "mask_pad",
+            input(3, 2, 4, 3).with_mask_pad(Tensor::<B, 2, Bool>::empty([2, 3], &dev)),
+        ),
     ];
     for (name, i) in cases {
         let e = err(i, RecurrenceOptions::default());
-        assert!(matches!(&e, KernelError::Shape { name: n, .. } if *n == name), "{name}: {e}");
+        assert!(
+            matches!(&e, KernelError::Shape { name: n, .. } if *n == name),
+            "{name}: {e}"
+        );
     }
 }
 
@@ -64,7 +103,14 @@ fn missing_x_with_skip_is_refused_but_not_needed_for_k4() {
     assert_eq!(err(i, RecurrenceOptions::default()), KernelError::MissingX);
     let mut i = input(2, 1, 4, 4);
     i.x = None;
-    let out = elementwise_recurrence(i, &RecurrenceOptions { k: 4, ..Default::default() }).unwrap();
+    let out = elementwise_recurrence(
+        i,
+        &RecurrenceOptions {
+            k: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(out.h.dims(), [2, 1, 4]);
 }
 
@@ -81,7 +127,13 @@ fn empty_and_mixed_dtype_inputs_are_refused() {
 
 #[test]
 fn non_finite_scale_x_is_refused() {
-    let e = err(input(2, 1, 4, 3), RecurrenceOptions { scale_x: Some(f64::NAN), ..Default::default() });
+    let e = err(
+        input(2, 1, 4, 3),
+        RecurrenceOptions {
+            scale_x: Some(f64::NAN),
+            ..Default::default()
+        },
+    );
     assert!(matches!(e, KernelError::ScaleX(_)), "{e}");
 }
 

@@ -15,21 +15,45 @@ fn main() -> Result<(), sru_model::ModelError> {
     let device = Default::default();
     let config = preset("enwik8-base")?;
     let model = config.init::<Flex>(&device)?;
-    println!("enwik8-base: {} parameters ({} by the formula)", model.num_params(), config.num_params());
+    println!(
+        "enwik8-base: {} parameters ({} by the formula)",
+        model.num_params(),
+        config.num_params()
+    );
 
     // A forward pass over 16 bytes, one stream: tokens are time-major (L, B).
-    let text: Vec<i64> = b"SRU++ in Rust...".iter().map(|&b| i64::from(b) % config.vocab_size as i64).collect();
-    let tokens = Tensor::<Flex, 2, Int>::from_data(TensorData::new(text.clone(), [text.len(), 1]), &device);
+    let text: Vec<i64> = b"SRU++ in Rust..."
+        .iter()
+        .map(|&b| i64::from(b) % config.vocab_size as i64)
+        .collect();
+    let tokens =
+        Tensor::<Flex, 2, Int>::from_data(TensorData::new(text.clone(), [text.len(), 1]), &device);
     let (loss, state) = model.loss(tokens.clone(), tokens, None, None)?;
-    println!("mean NLL on the prompt (untrained): {:.3} nats; state c: {:?}", loss.into_scalar(), state.c.dims());
+    println!(
+        "mean NLL on the prompt (untrained): {:.3} nats; state c: {:?}",
+        loss.into_scalar(),
+        state.c.dims()
+    );
 
     // Generate 8 bytes greedily, feeding one token at a time with a bounded attention window.
     let mut decoder = Decoder::new(&model, 64);
-    let mut next = decoder.feed(&text, &device)?.argmax(1).into_data().convert::<i64>().to_vec::<i64>().unwrap()[text.len() - 1];
+    let mut next = decoder
+        .feed(&text, &device)?
+        .argmax(1)
+        .into_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .unwrap()[text.len() - 1];
     let mut generated = Vec::new();
     for _ in 0..8 {
         generated.push(next);
-        next = decoder.step(next, &device)?.argmax(0).into_data().convert::<i64>().to_vec::<i64>().unwrap()[0];
+        next = decoder
+            .step(next, &device)?
+            .argmax(0)
+            .into_data()
+            .convert::<i64>()
+            .to_vec::<i64>()
+            .unwrap()[0];
     }
     println!("generated token ids: {generated:?}");
     Ok(())

@@ -15,8 +15,8 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::log_softmax;
 use burn::tensor::IndexingUpdateOp;
+use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend, s};
 use serde::{Deserialize, Serialize};
 
@@ -79,7 +79,11 @@ impl AdaptiveConfig {
     pub fn num_params(&self, vocab: usize, d: usize) -> usize {
         let ranges = self.ranges(vocab);
         let n_clusters = self.cutoffs.len();
-        let tables: usize = ranges.iter().enumerate().map(|(i, (l, r))| (r - l) * self.width(i)).sum();
+        let tables: usize = ranges
+            .iter()
+            .enumerate()
+            .map(|(i, (l, r))| (r - l) * self.width(i))
+            .sum();
         let projs: usize = (0..ranges.len()).map(|i| d * self.width(i)).sum();
         let cluster = n_clusters * self.width(0) + n_clusters;
         let input_projs = if self.tie_projections { 0 } else { projs };
@@ -88,11 +92,27 @@ impl AdaptiveConfig {
 
     /// Builds input and softmax: tables and biases U(±sqrt(3/d)) and 0, projections
     /// Xavier-uniform, cluster weights like the tables.
-    pub fn init<B: Backend>(&self, vocab: usize, d: usize, emb_dropout: f64, device: &B::Device) -> (AdaptiveInput<B>, AdaptiveSoftmax<B>) {
+    pub fn init<B: Backend>(
+        &self,
+        vocab: usize,
+        d: usize,
+        emb_dropout: f64,
+        device: &B::Device,
+    ) -> (AdaptiveInput<B>, AdaptiveSoftmax<B>) {
         let bound = (3.0 / d as f64).sqrt();
-        let uniform = Initializer::Uniform { min: -bound, max: bound };
+        let uniform = Initializer::Uniform {
+            min: -bound,
+            max: bound,
+        };
         let ranges = self.ranges(vocab);
-        let proj = |i: usize| Initializer::XavierUniform { gain: 1.0 }.init_with([d, self.width(i)], Some(self.width(i)), Some(d), device);
+        let proj = |i: usize| {
+            Initializer::XavierUniform { gain: 1.0 }.init_with(
+                [d, self.width(i)],
+                Some(self.width(i)),
+                Some(d),
+                device,
+            )
+        };
         let out_layers = ranges
             .iter()
             .enumerate()
@@ -114,7 +134,11 @@ impl AdaptiveConfig {
             drop: DropoutConfig::new(emb_dropout).init(),
         };
         let input = AdaptiveInput {
-            emb_projs: if self.tie_projections { Vec::new() } else { (0..n).map(proj).collect() },
+            emb_projs: if self.tie_projections {
+                Vec::new()
+            } else {
+                (0..n).map(proj).collect()
+            },
             drop: DropoutConfig::new(emb_dropout).init(),
         };
         (input, softmax)
@@ -143,7 +167,10 @@ fn clusters(ids: &[i64], ends: &[usize]) -> Vec<(Vec<i64>, Vec<i64>)> {
     let mut v = vec![(Vec::new(), Vec::new()); ends.len() - 1];
     for (row, &w) in ids.iter().enumerate() {
         let w = w.max(0) as usize;
-        let c = ends.windows(2).position(|e| w >= e[0] && w < e[1]).unwrap_or(ends.len() - 2);
+        let c = ends
+            .windows(2)
+            .position(|e| w >= e[0] && w < e[1])
+            .unwrap_or(ends.len() - 2);
         v[c].0.push(row as i64);
         v[c].1.push((w - ends[c]) as i64);
     }
@@ -156,12 +183,19 @@ fn int1<B: Backend>(v: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> {
 }
 
 fn host_ids<B: Backend, const D: usize>(t: &Tensor<B, D, Int>) -> Vec<i64> {
-    t.to_data().convert::<i64>().to_vec::<i64>().unwrap_or_default()
+    t.to_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .unwrap_or_default()
 }
 
 impl<B: Backend> AdaptiveSoftmax<B> {
     fn ends(&self) -> Vec<usize> {
-        let v = self.out_layers.iter().map(|l| l.weight.dims()[1]).sum::<usize>();
+        let v = self
+            .out_layers
+            .iter()
+            .map(|l| l.weight.dims()[1])
+            .sum::<usize>();
         let mut e = vec![0];
         e.extend(&self.cutoffs);
         e.push(v);
@@ -173,7 +207,8 @@ impl<B: Backend> AdaptiveSoftmax<B> {
         let ph = self.drop.forward(h.matmul(self.out_projs[i].val())); // (N, width_i)
         let logits = self.out_layers[i].forward(ph.clone());
         if i == 0 {
-            let tail = ph.matmul(self.cluster_weight.val().transpose()) + self.cluster_bias.val().unsqueeze_dim(0);
+            let tail = ph.matmul(self.cluster_weight.val().transpose())
+                + self.cluster_bias.val().unsqueeze_dim(0);
             Tensor::cat(vec![logits, tail], 1) // (N, shortlist + clusters)
         } else {
             logits
@@ -220,8 +255,12 @@ impl<B: Backend> AdaptiveSoftmax<B> {
                 head_rows.gather(1, int1::<B>(local, &device).reshape([k, 1]))
             } else {
                 let col = (short + n_clusters - i) as i64;
-                let lp_cluster = head_rows.gather(1, int1::<B>(vec![col; k], &device).reshape([k, 1]));
-                let tail = log_softmax(self.cluster_logits(h.clone().select(0, rows_t.clone()), i), 1);
+                let lp_cluster =
+                    head_rows.gather(1, int1::<B>(vec![col; k], &device).reshape([k, 1]));
+                let tail = log_softmax(
+                    self.cluster_logits(h.clone().select(0, rows_t.clone()), i),
+                    1,
+                );
                 tail.gather(1, int1::<B>(local, &device).reshape([k, 1])) + lp_cluster
             };
             nll = nll.select_assign(0, rows_t, lp.reshape([k]).neg(), IndexingUpdateOp::Add);

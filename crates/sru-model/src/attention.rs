@@ -11,7 +11,9 @@
 //! `view(L, B·H, hd)`.
 
 use burn::module::{Module, Param};
-use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{
+    Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
+};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Tensor, backend::Backend, s};
 
@@ -54,9 +56,11 @@ impl SruppAttentionConfig {
             linear2: lin(self.proj_features, 2 * self.proj_features),
             linear3,
             alpha: Param::from_tensor(Tensor::zeros([1], device)),
-            layer_norm: self
-                .layer_norm
-                .then(|| LayerNormConfig::new(self.proj_features).with_epsilon(1e-5).init(device)),
+            layer_norm: self.layer_norm.then(|| {
+                LayerNormConfig::new(self.proj_features)
+                    .with_epsilon(1e-5)
+                    .init(device)
+            }),
             num_heads: self.num_heads,
             dropout: DropoutConfig::new(self.dropout).init(),
             attn_dropout: DropoutConfig::new(self.attn_dropout).init(),
@@ -101,7 +105,12 @@ impl<B: Backend> SruppAttention<B> {
     ///
     /// # Shapes
     /// `x (L, B, in)`, `memory (M, B, in)` → `U (L, B, out)`.
-    pub fn forward(&self, x: Tensor<B, 3>, memory: Option<Tensor<B, 3>>, masks: &AttentionMasks<B>) -> Tensor<B, 3> {
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        memory: Option<Tensor<B, 3>>,
+        masks: &AttentionMasks<B>,
+    ) -> Tensor<B, 3> {
         let [l, b, _] = x.dims();
         let dp = self.linear1.weight.dims()[1];
         let heads = self.num_heads;

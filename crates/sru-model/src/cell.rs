@@ -20,6 +20,7 @@ use crate::projected::{ProjectedLinear, ProjectedLinearConfig};
 /// What produces U: attention or a plain low-rank projection. The enum variant adds no name
 /// to the parameter paths, so both appear as `transform_module.*` as in the official code.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum TransformModule<B: Backend> {
     /// `SRUppAttention`.
     Attention(SruppAttention<B>),
@@ -70,7 +71,11 @@ impl SruppCellConfig {
 
     /// Parts of U per unit: 3, or 4 when the input size differs from D.
     pub fn k(&self) -> usize {
-        if self.in_features == self.output_size() { 3 } else { 4 }
+        if self.in_features == self.output_size() {
+            3
+        } else {
+            4
+        }
     }
 
     /// The skip-input scale, rounded to f32 like the official float32 buffer.
@@ -114,17 +119,26 @@ impl SruppCellConfig {
         let w = self.weight_c_init;
         let weight_c = Initializer::Uniform { min: -w, max: w }.init([2 * d_out], device);
         let bias = Tensor::cat(
-            vec![Tensor::zeros([d_out], device), Tensor::full([d_out], self.highway_bias, device)],
+            vec![
+                Tensor::zeros([d_out], device),
+                Tensor::full([d_out], self.highway_bias, device),
+            ],
             0,
         );
-        let ln_size = if self.normalize_after { d_out } else { self.in_features };
+        let ln_size = if self.normalize_after {
+            d_out
+        } else {
+            self.in_features
+        };
         SruppCell {
             transform_module,
             weight_c,
             bias: Param::from_tensor(bias),
-            layer_norm: self
-                .layer_norm
-                .then(|| LayerNormConfig::new(ln_size).with_epsilon(1e-5).init(device)),
+            layer_norm: self.layer_norm.then(|| {
+                LayerNormConfig::new(ln_size)
+                    .with_epsilon(1e-5)
+                    .init(device)
+            }),
             scale_x: self.scale_x(),
             rescale: self.rescale,
             normalize_after: self.normalize_after,
@@ -190,7 +204,8 @@ impl<B: RecurrenceBackend> SruppCell<B> {
         };
         let width = self.output_size();
         let k = u.dims()[2] / width;
-        let mut rec = RecurrenceInput::new(u, self.weight_c.val(), self.bias.val()).with_x(residual);
+        let mut rec =
+            RecurrenceInput::new(u, self.weight_c.val(), self.bias.val()).with_x(residual);
         if let Some(c0) = c0 {
             rec = rec.with_c0(c0);
         }
@@ -200,8 +215,12 @@ impl<B: RecurrenceBackend> SruppCell<B> {
         let device = rec.u.device();
         if self.recurrence_dropout > 0.0 && B::ad_enabled(&device) {
             let keep = 1.0 - self.recurrence_dropout;
-            let mask = Tensor::<B, 2>::random([batch, width], Distribution::Bernoulli(keep), (&device, rec.u.dtype()))
-                .div_scalar(keep);
+            let mask = Tensor::<B, 2>::random(
+                [batch, width],
+                Distribution::Bernoulli(keep),
+                (&device, rec.u.dtype()),
+            )
+            .div_scalar(keep);
             rec = rec.with_mask_c(mask);
         }
         let options = RecurrenceOptions {
@@ -219,4 +238,3 @@ impl<B: RecurrenceBackend> SruppCell<B> {
         Ok((h, out.last_c))
     }
 }
-

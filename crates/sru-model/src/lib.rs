@@ -45,7 +45,9 @@ pub use attention::{AttentionMasks, SruppAttention, SruppAttentionConfig};
 pub use cell::{SruppCell, SruppCellConfig, TransformModule};
 pub use error::ModelError;
 pub use generate::Decoder;
-pub use lm::{InputLayer, LanguageModel, LmConfig, LmOutput, OutputLayer, bits_per_character, perplexity};
+pub use lm::{
+    InputLayer, LanguageModel, LmConfig, LmOutput, OutputLayer, bits_per_character, perplexity,
+};
 pub use mask::{MASKED, attention_mask};
 pub use presets::{BWB_VOCAB, ENWIK8_VOCAB, PRESETS, WT103_VOCAB, preset};
 pub use projected::{ProjectedLinear, ProjectedLinearConfig};
@@ -60,16 +62,26 @@ fn scale_buffers<B: Backend>(srupp: &Srupp<B>, prefix: &str) -> StateDict {
         .rnn_lst
         .iter()
         .enumerate()
-        .map(|(i, cell)| (format!("{prefix}rnn_lst.{i}.scale_x"), TensorData::new(vec![cell.scale_x as f32], [1])))
+        .map(|(i, cell)| {
+            (
+                format!("{prefix}rnn_lst.{i}.scale_x"),
+                TensorData::new(vec![cell.scale_x as f32], [1]),
+            )
+        })
         .collect()
 }
 
 fn set_scale_buffers<B: Backend>(srupp: &mut Srupp<B>, prefix: &str, buffers: &StateDict) {
     for (i, cell) in srupp.rnn_lst.iter_mut().enumerate() {
-        if let Some(v) = buffers.get(&format!("{prefix}rnn_lst.{i}.scale_x")) {
-            if let Some(&x) = v.clone().convert::<f64>().to_vec::<f64>().unwrap_or_default().first() {
-                cell.scale_x = x;
-            }
+        if let Some(v) = buffers.get(&format!("{prefix}rnn_lst.{i}.scale_x"))
+            && let Some(&x) = v
+                .clone()
+                .convert::<f64>()
+                .to_vec::<f64>()
+                .unwrap_or_default()
+                .first()
+        {
+            cell.scale_x = x;
         }
     }
 }

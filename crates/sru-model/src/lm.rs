@@ -11,7 +11,9 @@
 //! projections tied (WikiText-103) or not (Billion Word).
 
 use burn::module::{Module, Param};
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
+};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
@@ -105,7 +107,10 @@ impl LmConfig {
             return Err(ModelError::Config("vocab_size must be positive".into()));
         }
         if !(0.0..1.0).contains(&self.emb_dropout) {
-            return Err(ModelError::Config(format!("emb_dropout must be in [0, 1), got {}", self.emb_dropout)));
+            return Err(ModelError::Config(format!(
+                "emb_dropout must be in [0, 1), got {}",
+                self.emb_dropout
+            )));
         }
         self.srupp().validate()?;
         if let Some(a) = &self.adaptive {
@@ -130,7 +135,10 @@ impl LmConfig {
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<LanguageModel<B>, ModelError> {
         self.validate()?;
         let bound = (3.0 / self.n_d as f64).sqrt();
-        let uniform = Initializer::Uniform { min: -bound, max: bound };
+        let uniform = Initializer::Uniform {
+            min: -bound,
+            max: bound,
+        };
         let (embedding_layer, output_layer) = match &self.adaptive {
             None => {
                 let emb = EmbeddingConfig::new(self.vocab_size, self.n_d)
@@ -237,7 +245,11 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
             InputLayer::Dense(e) => e.forward(tokens), // (L, B, d)
             InputLayer::Adaptive(a) => match &self.output_layer {
                 OutputLayer::Adaptive(s) => a.forward(tokens, s),
-                OutputLayer::Dense(_) => return Err(ModelError::Config("adaptive input needs an adaptive softmax".into())),
+                OutputLayer::Dense(_) => {
+                    return Err(ModelError::Config(
+                        "adaptive input needs an adaptive softmax".into(),
+                    ));
+                }
             },
         };
         let emb = self.drop.forward(emb);
@@ -278,7 +290,9 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
             OutputLayer::Dense(lin) => {
                 let [l, b] = targets.dims();
                 let lp = log_softmax(lin.forward(h), 2); // (L, B, V)
-                lp.gather(2, targets.reshape([l, b, 1])).reshape([l, b]).neg()
+                lp.gather(2, targets.reshape([l, b, 1]))
+                    .reshape([l, b])
+                    .neg()
             }
             OutputLayer::Adaptive(s) => s.nll(h, targets),
         }

@@ -13,7 +13,13 @@ pub const MASKED: f64 = -10000.0;
 ///
 /// `window`: `None` for the causal training mask; `Some(w)` for the sliding window of w + 1
 /// positions used in evaluation.
-pub fn attention_mask<B: Backend>(l: usize, m: usize, window: Option<usize>, dtype: DType, device: &B::Device) -> Tensor<B, 2> {
+pub fn attention_mask<B: Backend>(
+    l: usize,
+    m: usize,
+    window: Option<usize>,
+    dtype: DType,
+    device: &B::Device,
+) -> Tensor<B, 2> {
     let s = m + l;
     let mut v = vec![0.0f64; l * s];
     for i in 0..l {
@@ -26,7 +32,11 @@ pub fn attention_mask<B: Backend>(l: usize, m: usize, window: Option<usize>, dty
         }
     }
     let data = TensorData::new(v, [l, s]);
-    let data = if dtype == DType::F64 { data } else { data.convert::<f32>() };
+    let data = if dtype == DType::F64 {
+        data
+    } else {
+        data.convert::<f32>()
+    };
     Tensor::from_data(data, (device, dtype))
 }
 

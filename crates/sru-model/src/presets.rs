@@ -81,15 +81,41 @@ fn bwb(d: usize, dropout: f64) -> LmConfig {
 /// [`ModelError::Config`] for an unknown name, listing the known ones.
 pub fn preset(name: &str) -> Result<LmConfig, ModelError> {
     Ok(match name {
-        "enwik8-base" => LmConfig { vocab_size: ENWIK8_VOCAB, ..body(3072, 768, 0.22, 0.22) },
-        "enwik8-large" => LmConfig { vocab_size: ENWIK8_VOCAB, ..body(4096, 1024, 0.32, 0.32) },
+        "enwik8-base" => LmConfig {
+            vocab_size: ENWIK8_VOCAB,
+            ..body(3072, 768, 0.22, 0.22)
+        },
+        "enwik8-large" => LmConfig {
+            vocab_size: ENWIK8_VOCAB,
+            ..body(4096, 1024, 0.32, 0.32)
+        },
         "wt103-base" => wt103(3072, 768, 0.15),
         "wt103-large" => wt103(4096, 1024, 0.2),
-        "wt103-large-k5" => LmConfig { attention_every_n_layers: 5, ..wt103(5952, 744, 0.2) },
+        "wt103-large-k5" => LmConfig {
+            attention_every_n_layers: 5,
+            ..wt103(5952, 744, 0.2)
+        },
         "bwb-base" => bwb(4096, 0.05),
-        "bwb-large" => LmConfig { attention_every_n_layers: 5, ..bwb(7616, 0.1) },
-        "small" => LmConfig { vocab_size: 256, n_d: 256, n_proj: 64, depth: 4, dropout: 0.1, attn_dropout: 0.1, ..Default::default() },
-        "tiny" => LmConfig { vocab_size: 256, n_d: 64, n_proj: 16, depth: 2, ..Default::default() },
+        "bwb-large" => LmConfig {
+            attention_every_n_layers: 5,
+            ..bwb(7616, 0.1)
+        },
+        "small" => LmConfig {
+            vocab_size: 256,
+            n_d: 256,
+            n_proj: 64,
+            depth: 4,
+            dropout: 0.1,
+            attn_dropout: 0.1,
+            ..Default::default()
+        },
+        "tiny" => LmConfig {
+            vocab_size: 256,
+            n_d: 64,
+            n_proj: 16,
+            depth: 2,
+            ..Default::default()
+        },
         other => {
             return Err(ModelError::Config(format!(
                 "unknown preset `{other}`; known presets: {}",
@@ -116,7 +142,10 @@ mod tests {
             ("bwb-large", 465.0),
         ] {
             let n = preset(name).unwrap().num_params() as f64 / 1e6;
-            assert!((n - millions).abs() < 0.5, "{name}: {n:.2}M, published {millions}M");
+            assert!(
+                (n - millions).abs() < 0.5,
+                "{name}: {n:.2}M, published {millions}M"
+            );
         }
     }
 

@@ -2,7 +2,9 @@
 //! `SRUppProjectedLinear`): `U = W2 dropout(LN?(W1 x))`, both bias-free.
 
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{
+    Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
+};
 use burn::tensor::{Tensor, backend::Backend};
 
 /// Options of [`ProjectedLinear`].
@@ -37,9 +39,11 @@ impl ProjectedLinearConfig {
         ProjectedLinear {
             linear1: lin(self.in_features, self.proj_features),
             linear2,
-            layer_norm: self
-                .layer_norm
-                .then(|| LayerNormConfig::new(self.proj_features).with_epsilon(1e-5).init(device)),
+            layer_norm: self.layer_norm.then(|| {
+                LayerNormConfig::new(self.proj_features)
+                    .with_epsilon(1e-5)
+                    .init(device)
+            }),
             dropout: DropoutConfig::new(self.dropout).init(),
         }
     }

@@ -87,7 +87,7 @@ impl SruppConfig {
     pub fn has_attention(&self, i: usize) -> bool {
         match self.attention_last_n_layers {
             Some(n) => self.num_layers - i <= n,
-            None => (i + 1) % self.attention_every_n_layers.max(1) == 0,
+            None => (i + 1).is_multiple_of(self.attention_every_n_layers.max(1)),
         }
     }
 
@@ -97,22 +97,34 @@ impl SruppConfig {
     /// [`ModelError::Config`] naming the inconsistency.
     pub fn validate(&self) -> Result<(), ModelError> {
         let bad = |m: String| Err(ModelError::Config(m));
-        if self.input_size == 0 || self.hidden_size == 0 || self.proj_size == 0 || self.num_layers == 0 {
+        if self.input_size == 0
+            || self.hidden_size == 0
+            || self.proj_size == 0
+            || self.num_layers == 0
+        {
             return bad(format!(
                 "input_size, hidden_size, proj_size and num_layers must be positive (got {}, {}, {}, {})",
                 self.input_size, self.hidden_size, self.proj_size, self.num_layers
             ));
         }
         if self.attention_every_n_layers != 1 && self.attention_last_n_layers.is_some() {
-            return bad("attention_every_n_layers and attention_last_n_layers cannot both be set".into());
+            return bad(
+                "attention_every_n_layers and attention_last_n_layers cannot both be set".into(),
+            );
         }
         if self.attention_every_n_layers == 0 {
             return bad("attention_every_n_layers must be at least 1".into());
         }
-        if self.num_heads == 0 || self.proj_size % self.num_heads != 0 {
-            return bad(format!("proj_size {} is not divisible by num_heads {}", self.proj_size, self.num_heads));
+        if self.num_heads == 0 || !self.proj_size.is_multiple_of(self.num_heads) {
+            return bad(format!(
+                "proj_size {} is not divisible by num_heads {}",
+                self.proj_size, self.num_heads
+            ));
         }
-        for (name, p) in [("dropout", self.dropout), ("attn_dropout", self.attn_dropout)] {
+        for (name, p) in [
+            ("dropout", self.dropout),
+            ("attn_dropout", self.attn_dropout),
+        ] {
             if !(0.0..1.0).contains(&p) {
                 return bad(format!("{name} must be in [0, 1), got {p}"));
             }
@@ -123,14 +135,22 @@ impl SruppConfig {
     /// The config of layer `i`.
     pub fn cell(&self, i: usize) -> SruppCellConfig {
         SruppCellConfig {
-            in_features: if i == 0 { self.input_size } else { self.output_size() },
+            in_features: if i == 0 {
+                self.input_size
+            } else {
+                self.output_size()
+            },
             hidden_size: self.hidden_size,
             proj_size: self.proj_size,
             attention: self.has_attention(i),
             num_heads: self.num_heads,
             bidirectional: self.bidirectional,
             dropout: self.dropout,
-            recurrence_dropout: if i + 1 == self.num_layers { 0.0 } else { self.dropout },
+            recurrence_dropout: if i + 1 == self.num_layers {
+                0.0
+            } else {
+                self.dropout
+            },
             attn_dropout: self.attn_dropout,
             layer_norm: self.layer_norm,
             normalize_after: self.normalize_after,
@@ -148,7 +168,9 @@ impl SruppConfig {
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Srupp<B>, ModelError> {
         self.validate()?;
         Ok(Srupp {
-            rnn_lst: (0..self.num_layers).map(|i| self.cell(i).init(device)).collect(),
+            rnn_lst: (0..self.num_layers)
+                .map(|i| self.cell(i).init(device))
+                .collect(),
         })
     }
 
@@ -166,7 +188,11 @@ impl SruppConfig {
                     c.in_features * dp + dp * out + ln_t
                 };
                 let ln_c = if self.layer_norm {
-                    2 * if self.normalize_after { dd } else { c.in_features }
+                    2 * if self.normalize_after {
+                        dd
+                    } else {
+                        c.in_features
+                    }
                 } else {
                     0
                 };
@@ -221,17 +247,22 @@ impl<B: RecurrenceBackend> Srupp<B> {
                 });
             }
         }
-        if let Some(mem) = memory {
-            if mem.len() != n {
-                return Err(ModelError::Config(format!("memory has {} layers, the model {n}", mem.len())));
-            }
+        if let Some(mem) = memory
+            && mem.len() != n
+        {
+            return Err(ModelError::Config(format!(
+                "memory has {} layers, the model {n}",
+                mem.len()
+            )));
         }
         let mut x = x;
         let mut saved = Vec::with_capacity(n);
         let mut cs = Vec::with_capacity(n);
         for (i, cell) in self.rnn_lst.iter().enumerate() {
             saved.push(x.clone());
-            let c_i = c0.as_ref().map(|c| c.clone().slice(s![i..i + 1, .., ..]).squeeze_dim::<2>(0));
+            let c_i = c0
+                .as_ref()
+                .map(|c| c.clone().slice(s![i..i + 1, .., ..]).squeeze_dim::<2>(0));
             let mem_i = memory.map(|m| m[i].clone());
             let (h, c) = cell.forward(x, c_i, mem_i, masks)?;
             cs.push(c.unsqueeze_dim::<3>(0));

@@ -29,7 +29,11 @@ impl<B: Backend> SruppState<B> {
             .into_iter()
             .map(|m| {
                 let len = m.dims()[0];
-                if len > window { m.slice(s![len - window..len, .., ..]) } else { m }
+                if len > window {
+                    m.slice(s![len - window..len, .., ..])
+                } else {
+                    m
+                }
             })
             .collect();
         Self { c: self.c, memory }

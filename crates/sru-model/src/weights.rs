@@ -64,8 +64,14 @@ pub fn load_state_dict<B: Backend, M: OfficialWeights<B>>(
     for (name, data) in tensors {
         if let Some(expected) = buffers.get(&name) {
             let (a, b) = (to_f64(&data), to_f64(expected));
-            if a.len() != b.len() || a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-6 * y.abs().max(1.0)) {
-                problems.push(format!("buffer `{name}` is {a:?} but the config gives {b:?}"));
+            if a.len() != b.len()
+                || a.iter()
+                    .zip(&b)
+                    .any(|(x, y)| (x - y).abs() > 1e-6 * y.abs().max(1.0))
+            {
+                problems.push(format!(
+                    "buffer `{name}` is {a:?} but the config gives {b:?}"
+                ));
             }
             found_buffers.insert(name, data);
             continue;
@@ -89,7 +95,12 @@ pub fn load_state_dict<B: Backend, M: OfficialWeights<B>>(
             },
         };
         let path = burn_name.split('.').map(str::to_owned).collect();
-        snapshots.push(TensorSnapshot::from_data(data, path, Vec::new(), ParamId::new()));
+        snapshots.push(TensorSnapshot::from_data(
+            data,
+            path,
+            Vec::new(),
+            ParamId::new(),
+        ));
     }
     let result = model.apply(snapshots, None, Some(Box::new(PyTorchToBurnAdapter)), true);
     for (path, why) in &result.missing {
@@ -111,7 +122,10 @@ pub fn load_state_dict<B: Backend, M: OfficialWeights<B>>(
 }
 
 fn to_f64(d: &TensorData) -> Vec<f64> {
-    d.clone().convert::<f64>().to_vec::<f64>().unwrap_or_default()
+    d.clone()
+        .convert::<f64>()
+        .to_vec::<f64>()
+        .unwrap_or_default()
 }
 
 /// Reads a `.safetensors` file into a state_dict.
@@ -120,20 +134,55 @@ fn to_f64(d: &TensorData) -> Vec<f64> {
 /// Unreadable or invalid files, unsupported dtypes.
 pub fn read_safetensors(path: &Path) -> Result<StateDict, ModelError> {
     use safetensors::{Dtype, SafeTensors};
-    let bytes = std::fs::read(path).map_err(|e| ModelError::Weights(format!("cannot read {}: {e}", path.display())))?;
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| ModelError::Weights(format!("{} is not a valid safetensors file: {e}", path.display())))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| ModelError::Weights(format!("cannot read {}: {e}", path.display())))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+        ModelError::Weights(format!(
+            "{} is not a valid safetensors file: {e}",
+            path.display()
+        ))
+    })?;
     let mut out = StateDict::new();
     for (name, view) in st.tensors() {
         let shape = view.shape().to_vec();
         let raw = view.data();
         let data = match view.dtype() {
-            Dtype::F64 => TensorData::new(raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect::<Vec<_>>(), shape),
-            Dtype::F32 => TensorData::new(raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4]))).collect::<Vec<_>>(), shape),
-            Dtype::F16 => TensorData::new(raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]])).collect::<Vec<_>>(), shape),
-            Dtype::BF16 => TensorData::new(raw.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]])).collect::<Vec<_>>(), shape),
-            Dtype::I64 => TensorData::new(raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect::<Vec<_>>(), shape),
-            other => return Err(ModelError::Weights(format!("{}: tensor `{name}` has unsupported dtype {other:?}", path.display()))),
+            Dtype::F64 => TensorData::new(
+                raw.chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect::<Vec<_>>(),
+                shape,
+            ),
+            Dtype::F32 => TensorData::new(
+                raw.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
+                    .collect::<Vec<_>>(),
+                shape,
+            ),
+            Dtype::F16 => TensorData::new(
+                raw.chunks_exact(2)
+                    .map(|c| half::f16::from_le_bytes([c[0], c[1]]))
+                    .collect::<Vec<_>>(),
+                shape,
+            ),
+            Dtype::BF16 => TensorData::new(
+                raw.chunks_exact(2)
+                    .map(|c| half::bf16::from_le_bytes([c[0], c[1]]))
+                    .collect::<Vec<_>>(),
+                shape,
+            ),
+            Dtype::I64 => TensorData::new(
+                raw.chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect::<Vec<_>>(),
+                shape,
+            ),
+            other => {
+                return Err(ModelError::Weights(format!(
+                    "{}: tensor `{name}` has unsupported dtype {other:?}",
+                    path.display()
+                )));
+            }
         };
         out.insert(name, data);
     }
@@ -150,10 +199,14 @@ pub fn read_pytorch(path: &Path, top_level_key: Option<&str>) -> Result<StateDic
         Some(k) => PytorchReader::with_top_level_key(path, k),
         None => PytorchReader::new(path),
     }
-    .map_err(|e| ModelError::Weights(format!("cannot read PyTorch file {}: {e}", path.display())))?;
+    .map_err(|e| {
+        ModelError::Weights(format!("cannot read PyTorch file {}: {e}", path.display()))
+    })?;
     let mut out = StateDict::new();
     for (name, snap) in reader.into_tensors() {
-        let data = snap.to_data().map_err(|e| ModelError::Weights(format!("{}: `{name}`: {e:?}", path.display())))?;
+        let data = snap
+            .to_data()
+            .map_err(|e| ModelError::Weights(format!("{}: `{name}`: {e:?}", path.display())))?;
         out.insert(name, data);
     }
     Ok(out)
@@ -173,12 +226,16 @@ pub fn strip_prefix(dict: StateDict, prefix: &str) -> StateDict {
 /// I/O failures.
 pub fn write_safetensors(dict: &StateDict, path: &Path) -> Result<(), ModelError> {
     use safetensors::tensor::TensorView;
-    let io = |e: std::io::Error| ModelError::Weights(format!("cannot write {}: {e}", path.display()));
+    let io =
+        |e: std::io::Error| ModelError::Weights(format!("cannot write {}: {e}", path.display()));
     let mut buffers = Vec::new();
     for (name, data) in dict {
         let (dtype, bytes) = match data.dtype {
             DType::F64 => (safetensors::Dtype::F64, data.as_bytes().to_vec()),
-            _ => (safetensors::Dtype::F32, data.clone().convert::<f32>().as_bytes().to_vec()),
+            _ => (
+                safetensors::Dtype::F32,
+                data.clone().convert::<f32>().as_bytes().to_vec(),
+            ),
         };
         buffers.push((name.clone(), dtype, data.shape.to_vec(), bytes));
     }
@@ -187,7 +244,8 @@ pub fn write_safetensors(dict: &StateDict, path: &Path) -> Result<(), ModelError
         .map(|(n, dt, shape, b)| TensorView::new(*dt, shape.clone(), b).map(|v| (n.clone(), v)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ModelError::Weights(e.to_string()))?;
-    let bytes = safetensors::serialize(views, None).map_err(|e| ModelError::Weights(e.to_string()))?;
+    let bytes =
+        safetensors::serialize(views, None).map_err(|e| ModelError::Weights(e.to_string()))?;
     let tmp = path.with_extension("safetensors.tmp");
     {
         use std::io::Write;
@@ -205,7 +263,10 @@ pub fn gradients_as_module<B: AutodiffBackend, M: Module<B>>(model: M, grads: &B
     impl<B: AutodiffBackend> ModuleMapper<B> for G<'_, B> {
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
             let (id, tensor, mapper) = param.consume();
-            let g = tensor.grad(self.0).map(Tensor::from_inner).unwrap_or_else(|| tensor.zeros_like());
+            let g = tensor
+                .grad(self.0)
+                .map(Tensor::from_inner)
+                .unwrap_or_else(|| tensor.zeros_like());
             Param::from_mapped_value(id, g, mapper)
         }
     }

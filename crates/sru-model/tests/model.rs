@@ -2,15 +2,22 @@
 //! official initialisation statistics, the adaptive softmax is a distribution, configs are
 //! validated.
 
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
 use burn::backend::{Autodiff, Flex};
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
-use sru_model::{AdaptiveConfig, Decoder, InputLayer, LmConfig, SruppConfig, TransformModule, preset};
+use sru_model::{
+    AdaptiveConfig, Decoder, InputLayer, LmConfig, SruppConfig, TransformModule, preset,
+};
 
 type B = Flex;
 
 fn tokens(v: &[i64]) -> Tensor<B, 2, Int> {
-    Tensor::from_data(TensorData::new(v.to_vec(), [v.len(), 1]), &Default::default())
+    Tensor::from_data(
+        TensorData::new(v.to_vec(), [v.len(), 1]),
+        &Default::default(),
+    )
 }
 
 fn host(t: Tensor<B, 2>) -> Vec<f32> {
@@ -20,7 +27,14 @@ fn host(t: Tensor<B, 2>) -> Vec<f32> {
 #[test]
 fn token_by_token_decoding_equals_one_full_forward() {
     let dev = Default::default();
-    let cfg = LmConfig { vocab_size: 17, n_d: 24, n_proj: 8, depth: 3, num_heads: 2, ..Default::default() };
+    let cfg = LmConfig {
+        vocab_size: 17,
+        n_d: 24,
+        n_proj: 8,
+        depth: 3,
+        num_heads: 2,
+        ..Default::default()
+    };
     let model = cfg.init::<B>(&dev).unwrap();
     // alpha = 0 would switch attention off: make it matter.
     let model = {
@@ -34,7 +48,9 @@ fn token_by_token_decoding_equals_one_full_forward() {
     };
     let seq: Vec<i64> = (0..14).map(|i| (i * 7 + 3) % 17).collect();
     let window = 5;
-    let full = model.forward_hidden(tokens(&seq), None, Some(window)).unwrap();
+    let full = model
+        .forward_hidden(tokens(&seq), None, Some(window))
+        .unwrap();
     let full = host(model.log_probs(full.hidden).reshape([seq.len(), 17]));
 
     let mut dec = Decoder::new(&model, window);
@@ -43,56 +59,118 @@ fn token_by_token_decoding_equals_one_full_forward() {
         stepped.extend(host(dec.step(t, &dev).unwrap().reshape([1, 17])));
     }
     assert_eq!(dec.context_len(), window, "memory is bounded by the window");
-    let err = full.iter().zip(&stepped).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let err = full
+        .iter()
+        .zip(&stepped)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     assert!(err < 1e-5, "token-by-token vs full forward: {err:e}");
 
     let mut dec = Decoder::new(&model, window);
     let mut chunked = host(dec.feed(&seq[..6], &dev).unwrap());
     chunked.extend(host(dec.feed(&seq[6..], &dev).unwrap()));
-    let err = full.iter().zip(&chunked).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let err = full
+        .iter()
+        .zip(&chunked)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     assert!(err < 1e-5, "chunked vs full forward: {err:e}");
 }
 
 #[test]
 fn fresh_model_has_the_official_initialisation() {
-    let cfg = LmConfig { vocab_size: 50, n_d: 64, n_proj: 16, depth: 3, dropout: 0.2, ..Default::default() };
+    let cfg = LmConfig {
+        vocab_size: 50,
+        n_d: 64,
+        n_proj: 16,
+        depth: 3,
+        dropout: 0.2,
+        ..Default::default()
+    };
     let model = cfg.init::<B>(&Default::default()).unwrap();
     let v = |t: Tensor<B, 1>| t.into_data().convert::<f32>().to_vec::<f32>().unwrap();
     for (i, cell) in model.rnn.rnn_lst.iter().enumerate() {
         let wc = v(cell.weight_c.val());
-        assert!(wc.iter().all(|x| x.abs() <= 1.0) && wc.iter().any(|x| x.abs() > 0.5), "weight_c ~ U(-1, 1)");
+        assert!(
+            wc.iter().all(|x| x.abs() <= 1.0) && wc.iter().any(|x| x.abs() > 0.5),
+            "weight_c ~ U(-1, 1)"
+        );
         let b = v(cell.bias.val());
         assert!(b[..64].iter().all(|&x| x == 0.0), "forget bias 0");
-        assert!(b[64..].iter().all(|&x| x == -2.0), "reset bias = highway_bias");
+        assert!(
+            b[64..].iter().all(|&x| x == -2.0),
+            "reset bias = highway_bias"
+        );
         let expected_dropout = if i + 1 == 3 { 0.0 } else { 0.2 };
-        assert_eq!(cell.recurrence_dropout, expected_dropout, "no recurrence dropout in the last layer");
-        let TransformModule::Attention(a) = &cell.transform_module else { panic!("attention everywhere") };
+        assert_eq!(
+            cell.recurrence_dropout, expected_dropout,
+            "no recurrence dropout in the last layer"
+        );
+        let TransformModule::Attention(a) = &cell.transform_module else {
+            panic!("attention everywhere")
+        };
         assert_eq!(v(a.alpha.val()), vec![0.0], "alpha starts at 0");
         // Xavier bound of W3 (16 -> 192), scaled by sqrt(1 - 0.2).
         let bound = (6.0f32 / (16.0 + 192.0)).sqrt() * 0.8f32.sqrt();
-        let w3 = a.linear3.weight.val().into_data().convert::<f32>().to_vec::<f32>().unwrap();
+        let w3 = a
+            .linear3
+            .weight
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .unwrap();
         let max = w3.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-        assert!(max <= bound && max > 0.8 * bound, "W3 max {max} vs bound {bound}");
+        assert!(
+            max <= bound && max > 0.8 * bound,
+            "W3 max {max} vs bound {bound}"
+        );
     }
-    let InputLayer::Dense(emb) = &model.embedding_layer else { panic!() };
-    let e = emb.weight.val().into_data().convert::<f32>().to_vec::<f32>().unwrap();
+    let InputLayer::Dense(emb) = &model.embedding_layer else {
+        panic!()
+    };
+    let e = emb
+        .weight
+        .val()
+        .into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .unwrap();
     let bound = (3.0f32 / 64.0).sqrt();
-    assert!(e.iter().all(|x| x.abs() <= bound), "embedding ~ U(±sqrt(3/d))");
+    assert!(
+        e.iter().all(|x| x.abs() <= bound),
+        "embedding ~ U(±sqrt(3/d))"
+    );
 }
 
 #[test]
 fn parameter_count_formula_matches_the_built_model() {
     for cfg in [
         preset("tiny").unwrap(),
-        LmConfig { attention_every_n_layers: 2, depth: 4, layer_norm: true, ..preset("tiny").unwrap() },
         LmConfig {
-            vocab_size: 100,
-            adaptive: Some(AdaptiveConfig { cutoffs: vec![20, 60], div_val: 2, n_e: 16, tie_projections: false }),
+            attention_every_n_layers: 2,
+            depth: 4,
+            layer_norm: true,
             ..preset("tiny").unwrap()
         },
         LmConfig {
             vocab_size: 100,
-            adaptive: Some(AdaptiveConfig { cutoffs: vec![20, 60], div_val: 2, n_e: 16, tie_projections: true }),
+            adaptive: Some(AdaptiveConfig {
+                cutoffs: vec![20, 60],
+                div_val: 2,
+                n_e: 16,
+                tie_projections: false,
+            }),
+            ..preset("tiny").unwrap()
+        },
+        LmConfig {
+            vocab_size: 100,
+            adaptive: Some(AdaptiveConfig {
+                cutoffs: vec![20, 60],
+                div_val: 2,
+                n_e: 16,
+                tie_projections: true,
+            }),
             ..preset("tiny").unwrap()
         },
     ] {
@@ -108,17 +186,31 @@ fn adaptive_softmax_is_a_distribution_and_nll_agrees_with_it() {
         n_d: 16,
         n_proj: 8,
         depth: 2,
-        adaptive: Some(AdaptiveConfig { cutoffs: vec![10, 25], div_val: 2, n_e: 8, tie_projections: true }),
+        adaptive: Some(AdaptiveConfig {
+            cutoffs: vec![10, 25],
+            div_val: 2,
+            n_e: 8,
+            tie_projections: true,
+        }),
         ..Default::default()
     };
     let dev = Default::default();
     let model = cfg.init::<Autodiff<B>>(&dev).unwrap();
     let ids: Vec<i64> = (0..12).map(|i| (i * 11) % 40).collect();
-    let x = Tensor::<Autodiff<B>, 2, Int>::from_data(TensorData::new(ids[..6].to_vec(), [3, 2]), &dev);
-    let y = Tensor::<Autodiff<B>, 2, Int>::from_data(TensorData::new(ids[6..].to_vec(), [3, 2]), &dev);
+    let x =
+        Tensor::<Autodiff<B>, 2, Int>::from_data(TensorData::new(ids[..6].to_vec(), [3, 2]), &dev);
+    let y =
+        Tensor::<Autodiff<B>, 2, Int>::from_data(TensorData::new(ids[6..].to_vec(), [3, 2]), &dev);
     let out = model.forward_hidden(x, None, None).unwrap();
     let lp = model.log_probs(out.hidden.clone()); // (3, 2, 40)
-    let sums = lp.clone().exp().sum_dim(2).into_data().convert::<f32>().to_vec::<f32>().unwrap();
+    let sums = lp
+        .clone()
+        .exp()
+        .sum_dim(2)
+        .into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .unwrap();
     assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{sums:?}");
     let nll = model.token_nll(out.hidden, y.clone());
     let via_full = lp.gather(2, y.reshape([3, 2, 1])).reshape([3, 2]).neg();
@@ -126,7 +218,9 @@ fn adaptive_softmax_is_a_distribution_and_nll_agrees_with_it() {
     assert!(d < 1e-5, "cluster-wise NLL vs full log-softmax: {d}");
     // Gradients reach the tied tables through both the input and the softmax.
     let grads = nll.mean().backward();
-    let sru_model::OutputLayer::Adaptive(s) = &model.output_layer else { panic!() };
+    let sru_model::OutputLayer::Adaptive(s) = &model.output_layer else {
+        panic!()
+    };
     assert!(s.out_layers[1].weight.grad(&grads).is_some());
 }
 
@@ -142,13 +236,33 @@ fn inconsistent_configs_are_refused() {
     };
     let e = both.init::<B>(&Default::default()).unwrap_err().to_string();
     assert!(e.contains("cannot both be set"), "{e}");
-    let heads = LmConfig { n_proj: 10, num_heads: 3, ..preset("tiny").unwrap() };
-    assert!(heads.init::<B>(&Default::default()).unwrap_err().to_string().contains("divisible"));
-    let cut = LmConfig {
-        adaptive: Some(AdaptiveConfig { cutoffs: vec![300], div_val: 4, n_e: 64, tie_projections: true }),
+    let heads = LmConfig {
+        n_proj: 10,
+        num_heads: 3,
         ..preset("tiny").unwrap()
     };
-    assert!(cut.init::<B>(&Default::default()).unwrap_err().to_string().contains("cutoffs"));
+    assert!(
+        heads
+            .init::<B>(&Default::default())
+            .unwrap_err()
+            .to_string()
+            .contains("divisible")
+    );
+    let cut = LmConfig {
+        adaptive: Some(AdaptiveConfig {
+            cutoffs: vec![300],
+            div_val: 4,
+            n_e: 64,
+            tie_projections: true,
+        }),
+        ..preset("tiny").unwrap()
+    };
+    assert!(
+        cut.init::<B>(&Default::default())
+            .unwrap_err()
+            .to_string()
+            .contains("cutoffs")
+    );
 }
 
 #[test]
@@ -157,6 +271,9 @@ fn wrong_state_shape_is_an_error_not_a_panic() {
     let model = preset("tiny").unwrap().init::<B>(&dev).unwrap();
     let mut state = model.zero_state(3, &dev);
     state.c = Tensor::zeros([2, 2, 64], &dev); // batch 2, tokens have batch 1
-    let e = model.forward_hidden(tokens(&[1, 2, 3]), Some(state), None).unwrap_err().to_string();
+    let e = model
+        .forward_hidden(tokens(&[1, 2, 3]), Some(state), None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("c0"), "{e}");
 }

@@ -54,7 +54,9 @@ impl CaseReport {
 
     /// The largest error over all tensors.
     pub fn max_abs_err(&self) -> f64 {
-        self.comparisons.iter().fold(0.0, |m, c| m.max(c.max_abs_err))
+        self.comparisons
+            .iter()
+            .fold(0.0, |m, c| m.max(c.max_abs_err))
     }
 
     /// The comparisons that failed.

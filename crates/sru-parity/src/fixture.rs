@@ -56,11 +56,13 @@ impl Fixture {
             .as_ref()
             .and_then(|m| m.get("config"))
             .ok_or_else(|| bad("no `config` entry in the safetensors metadata".into()))?;
-        let config: Value =
-            serde_json::from_str(config_text).map_err(|e| bad(format!("config is not JSON: {e}")))?;
+        let config: Value = serde_json::from_str(config_text)
+            .map_err(|e| bad(format!("config is not JSON: {e}")))?;
         let version = config.get("format_version").and_then(Value::as_u64);
         if version != Some(1) {
-            return Err(bad(format!("unsupported format_version {version:?} (expected 1)")));
+            return Err(bad(format!(
+                "unsupported format_version {version:?} (expected 1)"
+            )));
         }
         let text = |key: &str| {
             config
@@ -88,7 +90,11 @@ impl Fixture {
                     .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")) as f64)
                     .collect(),
                 Dtype::U8 | Dtype::BOOL => data.iter().map(|&b| b as f64).collect(),
-                other => return Err(bad(format!("tensor `{tname}` has unsupported dtype {other:?}"))),
+                other => {
+                    return Err(bad(format!(
+                        "tensor `{tname}` has unsupported dtype {other:?}"
+                    )));
+                }
             };
             tensors.insert(
                 tname,
@@ -113,10 +119,12 @@ impl Fixture {
     /// # Errors
     /// [`ParityError::MissingTensor`] naming the case and tensor.
     pub fn tensor(&self, name: &str) -> Result<&StoredTensor, ParityError> {
-        self.tensors.get(name).ok_or_else(|| ParityError::MissingTensor {
-            case: self.name.clone(),
-            tensor: name.to_owned(),
-        })
+        self.tensors
+            .get(name)
+            .ok_or_else(|| ParityError::MissingTensor {
+                case: self.name.clone(),
+                tensor: name.to_owned(),
+            })
     }
 
     /// A tensor that may be absent.

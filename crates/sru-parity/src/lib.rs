@@ -32,6 +32,9 @@ pub fn run_fixture<B: sru_kernel::RecurrenceAutodiffBackend>(
         "recurrence" => run_recurrence::<B>(fx, device, dtype),
         "srupp" => run_srupp::<B>(fx, device, dtype),
         "lm" => run_lm::<B>(fx, device, dtype),
-        _ => Err(ParityError::UnsupportedKind { case: fx.name.clone(), kind: fx.kind.clone() }),
+        _ => Err(ParityError::UnsupportedKind {
+            case: fx.name.clone(),
+            kind: fx.kind.clone(),
+        }),
     }
 }

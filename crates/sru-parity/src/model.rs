@@ -22,7 +22,9 @@ fn cfg_err(fx: &Fixture, why: impl Into<String>) -> ParityError {
 }
 
 fn f64_of(fx: &Fixture, key: &str) -> Result<f64, ParityError> {
-    fx.cfg(key)?.as_f64().ok_or_else(|| cfg_err(fx, format!("`{key}` is not a number")))
+    fx.cfg(key)?
+        .as_f64()
+        .ok_or_else(|| cfg_err(fx, format!("`{key}` is not a number")))
 }
 
 /// The SRU++ options a fixture's config describes.
@@ -44,7 +46,11 @@ fn srupp_config(fx: &Fixture) -> Result<SruppConfig, ParityError> {
         attention_every_n_layers: fx.cfg_usize("attention_every_n_layers")?,
         attention_last_n_layers: (last_n >= 0).then_some(last_n as usize),
         rescale: fx.cfg_bool("rescale")?,
-        weight_c_init: fx.config.get("weight_c_init").and_then(Value::as_f64).unwrap_or(1.0),
+        weight_c_init: fx
+            .config
+            .get("weight_c_init")
+            .and_then(Value::as_f64)
+            .unwrap_or(1.0),
     })
 }
 
@@ -53,18 +59,35 @@ fn state_dict(fx: &Fixture) -> StateDict {
     fx.tensors
         .iter()
         .filter_map(|(k, t)| {
-            let name = k.strip_prefix("param.").or_else(|| k.strip_prefix("buffer."))?;
-            Some((name.to_owned(), TensorData::new(t.values.clone(), t.shape.clone())))
+            let name = k
+                .strip_prefix("param.")
+                .or_else(|| k.strip_prefix("buffer."))?;
+            Some((
+                name.to_owned(),
+                TensorData::new(t.values.clone(), t.shape.clone()),
+            ))
         })
         .collect()
 }
 
 fn bool_tensor<B: Backend>(t: &StoredTensor, device: &B::Device) -> Tensor<B, 2, Bool> {
-    Tensor::from_data(TensorData::new(t.values.iter().map(|&v| v != 0.0).collect(), t.shape.clone()), device)
+    Tensor::from_data(
+        TensorData::new(
+            t.values.iter().map(|&v| v != 0.0).collect(),
+            t.shape.clone(),
+        ),
+        device,
+    )
 }
 
 fn int_tensor<B: Backend>(t: &StoredTensor, device: &B::Device) -> Tensor<B, 2, Int> {
-    Tensor::from_data(TensorData::new(t.values.iter().map(|&v| v as i64).collect(), t.shape.clone()), device)
+    Tensor::from_data(
+        TensorData::new(
+            t.values.iter().map(|&v| v as i64).collect(),
+            t.shape.clone(),
+        ),
+        device,
+    )
 }
 
 struct Checker<'a> {
@@ -76,19 +99,35 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn cmp(&mut self, name: &str, values: Vec<f64>) -> Result<(), ParityError> {
         let reference = &self.fx.tensor(name)?.values;
-        self.out.push(Comparison::new(name, &values, reference, self.tol));
+        self.out
+            .push(Comparison::new(name, &values, reference, self.tol));
         Ok(())
     }
 
     /// Compares every `grad.<name>` with the gradient of the parameter of that official name.
-    fn grads<B: RecurrenceAutodiffBackend, M: OfficialWeights<B>>(&mut self, model: &M, grads: &B::Gradients) -> Result<(), ParityError> {
+    fn grads<B: RecurrenceAutodiffBackend, M: OfficialWeights<B>>(
+        &mut self,
+        model: &M,
+        grads: &B::Gradients,
+    ) -> Result<(), ParityError> {
         let named = weights::state_dict(&weights::gradients_as_module(model.clone(), grads))
             .map_err(|e| cfg_err(self.fx, e.to_string()))?;
         let mut n = 0;
-        for (key, _) in self.fx.tensors.iter().filter(|(k, _)| k.starts_with("grad.")) {
+        for (key, _) in self
+            .fx
+            .tensors
+            .iter()
+            .filter(|(k, _)| k.starts_with("grad."))
+        {
             let name = &key["grad.".len()..];
-            let data = named.get(name).ok_or_else(|| cfg_err(self.fx, format!("the model has no parameter `{name}`")))?;
-            let values = data.clone().convert::<f64>().to_vec::<f64>().unwrap_or_default();
+            let data = named
+                .get(name)
+                .ok_or_else(|| cfg_err(self.fx, format!("the model has no parameter `{name}`")))?;
+            let values = data
+                .clone()
+                .convert::<f64>()
+                .to_vec::<f64>()
+                .unwrap_or_default();
             self.cmp(key, values)?;
             n += 1;
         }
@@ -99,38 +138,72 @@ impl Checker<'_> {
     }
 }
 
-fn load<B: Backend, M: OfficialWeights<B>>(fx: &Fixture, model: M, dtype: DType) -> Result<M, ParityError> {
-    weights::load_state_dict(model, state_dict(fx), Some(dtype)).map_err(|e| cfg_err(fx, e.to_string()))
+fn load<B: Backend, M: OfficialWeights<B>>(
+    fx: &Fixture,
+    model: M,
+    dtype: DType,
+) -> Result<M, ParityError> {
+    weights::load_state_dict(model, state_dict(fx), Some(dtype))
+        .map_err(|e| cfg_err(fx, e.to_string()))
 }
 
 /// Runs an `srupp` fixture: two segments, memory detached, c1 not detached.
 ///
 /// # Errors
 /// Malformed fixtures or model errors.
-pub fn run_srupp<B: RecurrenceAutodiffBackend>(fx: &Fixture, device: &B::Device, dtype: DType) -> Result<CaseReport, ParityError> {
+pub fn run_srupp<B: RecurrenceAutodiffBackend>(
+    fx: &Fixture,
+    device: &B::Device,
+    dtype: DType,
+) -> Result<CaseReport, ParityError> {
     let config = srupp_config(fx)?;
-    let model = config.init::<B>(device).map_err(|e| cfg_err(fx, e.to_string()))?;
+    let model = config
+        .init::<B>(device)
+        .map_err(|e| cfg_err(fx, e.to_string()))?;
     let model = load(fx, model, dtype)?;
-    let t3 = |n: &str| -> Result<Tensor<B, 3>, ParityError> { Ok(to_tensor(fx.tensor(n)?, dtype, device)) };
+    let t3 = |n: &str| -> Result<Tensor<B, 3>, ParityError> {
+        Ok(to_tensor(fx.tensor(n)?, dtype, device))
+    };
     let x1 = t3("x1")?.require_grad();
     let x2 = t3("x2")?.require_grad();
     let c0 = t3("c0")?.require_grad();
     let mask2 = |n: &str| fx.optional(n).map(|t| to_tensor::<B, 2>(t, dtype, device));
     let pad = |n: &str| fx.optional(n).map(|t| bool_tensor::<B>(t, device));
-    let masks1 = AttentionMasks { attn_mask: mask2("attn_mask1"), mask_pad: pad("mask_pad1"), memory_mask_pad: None };
-    let masks2 = AttentionMasks { attn_mask: mask2("attn_mask2"), mask_pad: pad("mask_pad2"), memory_mask_pad: pad("memory_mask_pad2") };
+    let masks1 = AttentionMasks {
+        attn_mask: mask2("attn_mask1"),
+        mask_pad: pad("mask_pad1"),
+        memory_mask_pad: None,
+    };
+    let masks2 = AttentionMasks {
+        attn_mask: mask2("attn_mask2"),
+        mask_pad: pad("mask_pad2"),
+        memory_mask_pad: pad("memory_mask_pad2"),
+    };
     let model_err = |e: sru_model::ModelError| cfg_err(fx, e.to_string());
-    let o1 = model.forward(x1.clone(), Some(c0.clone()), None, &masks1).map_err(model_err)?;
+    let o1 = model
+        .forward(x1.clone(), Some(c0.clone()), None, &masks1)
+        .map_err(model_err)?;
     let memory: Vec<_> = o1.saved_inputs.iter().map(|m| m.clone().detach()).collect();
-    let o2 = model.forward(x2.clone(), Some(o1.c.clone()), Some(&memory), &masks2).map_err(model_err)?;
-    let loss = (o1.h.clone() * t3("R1")?).sum() + (o2.h.clone() * t3("R2")?).sum() + (o2.c.clone() * t3("Rc")?).sum();
+    let o2 = model
+        .forward(x2.clone(), Some(o1.c.clone()), Some(&memory), &masks2)
+        .map_err(model_err)?;
+    let loss = (o1.h.clone() * t3("R1")?).sum()
+        + (o2.h.clone() * t3("R2")?).sum()
+        + (o2.c.clone() * t3("Rc")?).sum();
     let grads = loss.backward();
-    let mut ck = Checker { fx, tol: tolerance(dtype == DType::F64 && fx.is_f64()), out: Vec::new() };
+    let mut ck = Checker {
+        fx,
+        tol: tolerance(dtype == DType::F64 && fx.is_f64()),
+        out: Vec::new(),
+    };
     ck.cmp("h1", to_f64(o1.h))?;
     ck.cmp("h2", to_f64(o2.h))?;
     ck.cmp("c1", to_f64(o1.c))?;
     ck.cmp("c2", to_f64(o2.c))?;
-    for (seg, saved) in [("saved_inputs1", &o1.saved_inputs), ("saved_inputs2", &o2.saved_inputs)] {
+    for (seg, saved) in [
+        ("saved_inputs1", &o1.saved_inputs),
+        ("saved_inputs2", &o2.saved_inputs),
+    ] {
         for (i, t) in saved.iter().enumerate() {
             ck.cmp(&format!("{seg}.{i}"), to_f64(t.clone()))?;
         }
@@ -141,17 +214,32 @@ pub fn run_srupp<B: RecurrenceAutodiffBackend>(fx: &Fixture, device: &B::Device,
     ck.cmp("dx2", to_f64(x2.grad(&grads).ok_or_else(|| missing("x2"))?))?;
     ck.cmp("dc0", to_f64(c0.grad(&grads).ok_or_else(|| missing("c0"))?))?;
     ck.grads(&model, &grads)?;
-    Ok(CaseReport { case: fx.name.clone(), comparisons: ck.out })
+    Ok(CaseReport {
+        case: fx.name.clone(),
+        comparisons: ck.out,
+    })
 }
 
 /// Runs an `lm` fixture: segments with state and memory carried detached; gradients summed.
 ///
 /// # Errors
 /// Malformed fixtures or model errors.
-pub fn run_lm<B: RecurrenceAutodiffBackend>(fx: &Fixture, device: &B::Device, dtype: DType) -> Result<CaseReport, ParityError> {
+pub fn run_lm<B: RecurrenceAutodiffBackend>(
+    fx: &Fixture,
+    device: &B::Device,
+    dtype: DType,
+) -> Result<CaseReport, ParityError> {
     let s = srupp_config(fx)?;
-    if s.input_size != s.hidden_size || s.bidirectional || s.rescale || s.normalize_after || !s.attn_layer_norm {
-        return Err(cfg_err(fx, "the LM fixture describes an SRU++ body the official scripts do not build"));
+    if s.input_size != s.hidden_size
+        || s.bidirectional
+        || s.rescale
+        || s.normalize_after
+        || !s.attn_layer_norm
+    {
+        return Err(cfg_err(
+            fx,
+            "the LM fixture describes an SRU++ body the official scripts do not build",
+        ));
     }
     let config = LmConfig {
         vocab_size: fx.cfg_usize("vocab_size")?,
@@ -167,13 +255,21 @@ pub fn run_lm<B: RecurrenceAutodiffBackend>(fx: &Fixture, device: &B::Device, dt
         attention_last_n_layers: s.attention_last_n_layers,
         ..Default::default()
     };
-    let model = config.init::<B>(device).map_err(|e| cfg_err(fx, e.to_string()))?;
+    let model = config
+        .init::<B>(device)
+        .map_err(|e| cfg_err(fx, e.to_string()))?;
     let model = load(fx, model, dtype)?;
     let same_length = fx.cfg_bool("same_length")?;
-    let window = same_length.then(|| fx.cfg_usize("mask_size_M")).transpose()?;
+    let window = same_length
+        .then(|| fx.cfg_usize("mask_size_M"))
+        .transpose()?;
     let n_seg = fx.cfg_usize("num_segments")?;
     let model_err = |e: sru_model::ModelError| cfg_err(fx, e.to_string());
-    let mut ck = Checker { fx, tol: tolerance(dtype == DType::F64 && fx.is_f64()), out: Vec::new() };
+    let mut ck = Checker {
+        fx,
+        tol: tolerance(dtype == DType::F64 && fx.is_f64()),
+        out: Vec::new(),
+    };
     let mut state = None;
     let mut losses = Vec::new();
     let mut total: Option<Tensor<B, 1>> = None;
@@ -181,12 +277,22 @@ pub fn run_lm<B: RecurrenceAutodiffBackend>(fx: &Fixture, device: &B::Device, dt
         let x = int_tensor::<B>(fx.tensor(&format!("seg{seg}.x"))?, device);
         let y = int_tensor::<B>(fx.tensor(&format!("seg{seg}.y"))?, device);
         let [l, _] = x.dims();
-        let m = state.as_ref().map_or(0, |st: &sru_model::SruppState<B>| st.memory_len());
-        ck.cmp(&format!("seg{seg}.attn_mask"), to_f64(attention_mask::<B>(l, m, window, dtype, device)))?;
-        let out = model.forward_hidden(x, state.take(), window).map_err(model_err)?;
+        let m = state
+            .as_ref()
+            .map_or(0, |st: &sru_model::SruppState<B>| st.memory_len());
+        ck.cmp(
+            &format!("seg{seg}.attn_mask"),
+            to_f64(attention_mask::<B>(l, m, window, dtype, device)),
+        )?;
+        let out = model
+            .forward_hidden(x, state.take(), window)
+            .map_err(model_err)?;
         ck.cmp(&format!("seg{seg}.h"), to_f64(out.hidden.clone()))?;
         if let OutputLayer::Dense(lin) = &model.output_layer {
-            ck.cmp(&format!("seg{seg}.logits"), to_f64(lin.forward(out.hidden.clone())))?;
+            ck.cmp(
+                &format!("seg{seg}.logits"),
+                to_f64(lin.forward(out.hidden.clone())),
+            )?;
         }
         let nll = model.token_nll(out.hidden, y);
         ck.cmp(&format!("seg{seg}.loss_tokens"), to_f64(nll.clone()))?;
@@ -206,5 +312,8 @@ pub fn run_lm<B: RecurrenceAutodiffBackend>(fx: &Fixture, device: &B::Device, dt
     let total = total.ok_or_else(|| cfg_err(fx, "no segments"))?;
     let grads = total.backward();
     ck.grads(&model, &grads)?;
-    Ok(CaseReport { case: fx.name.clone(), comparisons: ck.out })
+    Ok(CaseReport {
+        case: fx.name.clone(),
+        comparisons: ck.out,
+    })
 }

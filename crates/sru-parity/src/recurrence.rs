@@ -3,7 +3,8 @@
 
 use burn::tensor::{Bool, DType, Tensor, TensorData, backend::Backend};
 use sru_kernel::{
-    Activation, RecurrenceAutodiffBackend, RecurrenceInput, RecurrenceOptions, elementwise_recurrence,
+    Activation, RecurrenceAutodiffBackend, RecurrenceInput, RecurrenceOptions,
+    elementwise_recurrence,
 };
 
 use crate::compare::{CaseReport, Comparison, tolerance};
@@ -11,7 +12,11 @@ use crate::error::ParityError;
 use crate::fixture::{Fixture, StoredTensor};
 
 /// Builds a float tensor of `dtype` from a stored tensor.
-pub fn to_tensor<B: Backend, const D: usize>(t: &StoredTensor, dtype: DType, device: &B::Device) -> Tensor<B, D> {
+pub fn to_tensor<B: Backend, const D: usize>(
+    t: &StoredTensor,
+    dtype: DType,
+    device: &B::Device,
+) -> Tensor<B, D> {
     let data = TensorData::new(t.values.clone(), t.shape.clone());
     let data = match dtype {
         DType::F64 => data,
@@ -83,19 +88,24 @@ pub fn run_recurrence<B: RecurrenceAutodiffBackend>(
     }
     if let Some(p) = fx.optional("mask_pad") {
         let pad = Tensor::<B, 2, Bool>::from_data(
-            TensorData::new(p.values.iter().map(|&v| v != 0.0).collect(), p.shape.clone()),
+            TensorData::new(
+                p.values.iter().map(|&v| v != 0.0).collect(),
+                p.shape.clone(),
+            ),
             device,
         );
         input = input.with_mask_pad(pad);
     }
     // A stored scale_x tensor, when present, must agree with the config value.
-    if let (Some(s), Some(v)) = (fx.optional("scale_x"), fx.cfg("scale_x")?.as_f64()) {
-        if s.values.first().is_some_and(|&sv| (sv - v).abs() > 1e-12 * v.abs().max(1.0)) {
-            return Err(ParityError::Config {
-                case: fx.name.clone(),
-                why: format!("scale_x tensor {:?} disagrees with config {v}", s.values),
-            });
-        }
+    if let (Some(s), Some(v)) = (fx.optional("scale_x"), fx.cfg("scale_x")?.as_f64())
+        && s.values
+            .first()
+            .is_some_and(|&sv| (sv - v).abs() > 1e-12 * v.abs().max(1.0))
+    {
+        return Err(ParityError::Config {
+            case: fx.name.clone(),
+            why: format!("scale_x tensor {:?} disagrees with config {v}", s.values),
+        });
     }
     let out = elementwise_recurrence(input, &opts).map_err(|source| ParityError::Kernel {
         case: fx.name.clone(),
@@ -108,7 +118,12 @@ pub fn run_recurrence<B: RecurrenceAutodiffBackend>(
     let tol = tolerance(dtype == DType::F64 && fx.is_f64());
     let mut comparisons = Vec::new();
     let mut cmp = |name: &str, values: Vec<f64>| -> Result<(), ParityError> {
-        comparisons.push(Comparison::new(name, &values, &fx.tensor(name)?.values, tol));
+        comparisons.push(Comparison::new(
+            name,
+            &values,
+            &fx.tensor(name)?.values,
+            tol,
+        ));
         Ok(())
     };
     cmp("h", to_f64(out.h))?;
@@ -118,8 +133,14 @@ pub fn run_recurrence<B: RecurrenceAutodiffBackend>(
         why: format!("no gradient reached {t}"),
     };
     cmp("dU", to_f64(u.grad(&grads).ok_or_else(|| missing("U"))?))?;
-    cmp("dweight_c", to_f64(wc.grad(&grads).ok_or_else(|| missing("weight_c"))?))?;
-    cmp("dbias", to_f64(bias.grad(&grads).ok_or_else(|| missing("bias"))?))?;
+    cmp(
+        "dweight_c",
+        to_f64(wc.grad(&grads).ok_or_else(|| missing("weight_c"))?),
+    )?;
+    cmp(
+        "dbias",
+        to_f64(bias.grad(&grads).ok_or_else(|| missing("bias"))?),
+    )?;
     cmp("dc0", to_f64(c0.grad(&grads).ok_or_else(|| missing("c0"))?))?;
     if fx.optional("dx").is_some() {
         cmp("dx", to_f64(x.grad(&grads).ok_or_else(|| missing("x"))?))?;

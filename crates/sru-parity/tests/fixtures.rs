@@ -3,6 +3,8 @@
 //! by the same tool with another seed and other shapes and options) on the CPU in float64 and
 //! float32, and on WGPU in f32 — forward, losses and every gradient.
 
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
 use std::path::{Path, PathBuf};
 
 use burn::backend::{Autodiff, Flex};
@@ -13,17 +15,26 @@ fn fixture_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/reference");
     let mut files = Vec::new();
     for suite in ["public", "extra"] {
-        let Ok(dir) = std::fs::read_dir(root.join(suite)) else { continue };
+        let Ok(dir) = std::fs::read_dir(root.join(suite)) else {
+            continue;
+        };
         for e in dir.flatten() {
             let p = e.path();
-            let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             if name.ends_with(".safetensors") {
                 files.push(p);
             }
         }
     }
     files.sort();
-    assert!(files.len() >= 12, "expected at least the public fixtures, found {files:?}");
+    assert!(
+        files.len() >= 12,
+        "expected at least the public fixtures, found {files:?}"
+    );
     files
 }
 
@@ -81,7 +92,12 @@ fn a_wrong_kernel_fails_parity() {
     // The comparison must be able to fail: perturb a reference tensor and expect FAIL.
     let first_recurrence = fixture_files()
         .into_iter()
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("recurrence_"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("recurrence_")
+        })
         .unwrap();
     let mut fx = Fixture::load(&first_recurrence).unwrap();
     fx.tensors.get_mut("h").unwrap().values[0] += 1e-3;
@@ -92,19 +108,34 @@ fn a_wrong_kernel_fails_parity() {
 
 #[test]
 fn every_kind_is_covered() {
-    let kinds: std::collections::BTreeSet<String> =
-        fixture_files().iter().map(|f| Fixture::load(f).unwrap().kind).collect();
-    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["lm", "recurrence", "srupp"]);
+    let kinds: std::collections::BTreeSet<String> = fixture_files()
+        .iter()
+        .map(|f| Fixture::load(f).unwrap().kind)
+        .collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["lm", "recurrence", "srupp"]
+    );
 }
 
 #[test]
 fn a_wrong_model_parameter_fails_parity() {
     let file = fixture_files()
         .into_iter()
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("srupp_"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("srupp_")
+        })
         .unwrap();
     let mut fx = Fixture::load(&file).unwrap();
-    let key = fx.tensors.keys().find(|k| k.ends_with("linear1.weight") && k.starts_with("param.")).unwrap().clone();
+    let key = fx
+        .tensors
+        .keys()
+        .find(|k| k.ends_with("linear1.weight") && k.starts_with("param."))
+        .unwrap()
+        .clone();
     fx.tensors.get_mut(&key).unwrap().values[0] += 1e-3;
     let report = run_fixture::<Autodiff<Flex>>(&fx, &Default::default(), DType::F64).unwrap();
     assert!(!report.passed(), "a perturbed weight must break parity");

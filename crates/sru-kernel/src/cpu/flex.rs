@@ -159,7 +159,8 @@ impl RecurrenceKernels for Flex {
             grad_out: &Held,
             storage: DType,
         ) -> RecurrenceGrads<Flex> {
-            let g = kernel::backward::<T>(cfg, &held.slices::<T>(), states.slice(), grad_out.slice());
+            let g =
+                kernel::backward::<T>(cfg, &held.slices::<T>(), states.slice(), grad_out.slice());
             let (l, b, w) = (cfg.length, cfg.batch, cfg.width());
             RecurrenceGrads {
                 u: tensor(g.u, Shape::new([l, b, w * cfg.k]), storage),

@@ -141,6 +141,7 @@ fn act<T: Real, const TANH: bool>(c: T) -> T {
     if TANH { c.tanh() } else { c }
 }
 
+#[allow(clippy::needless_range_loop)] // the unit loop indexes several arrays in step
 fn forward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const MC: bool>(
     cfg: &RecurrenceConfig,
     inp: &Inputs<'_, T>,
@@ -259,7 +260,7 @@ pub(crate) fn backward<T: Real>(
 
 type Outs<T> = (Shared<T>, Option<Shared<T>>, Shared<T>, Shared<T>);
 
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 fn backward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const MC: bool>(
     cfg: &RecurrenceConfig,
     inp: &Inputs<'_, T>,
@@ -285,8 +286,12 @@ fn backward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, cons
     let last = (l * bsz + b) * width + col0;
     let mut gc = [T::ZERO; CHUNK];
     gc[..n].copy_from_slice(&grad_out[last..last + n]);
-    let (mut gvf, mut gvr, mut gbf, mut gbr) =
-        ([T::ZERO; CHUNK], [T::ZERO; CHUNK], [T::ZERO; CHUNK], [T::ZERO; CHUNK]);
+    let (mut gvf, mut gvr, mut gbf, mut gbr) = (
+        [T::ZERO; CHUNK],
+        [T::ZERO; CHUNK],
+        [T::ZERO; CHUNK],
+        [T::ZERO; CHUNK],
+    );
     let mut out_u = [T::ZERO; CHUNK * 4];
     let mut out_x = [T::ZERO; CHUNK];
     for step in (0..l).rev() {
@@ -335,7 +340,11 @@ fn backward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, cons
             out_u[j * K] = gct * (T::ONE - f);
             out_u[j * K + 1] = gf;
             out_u[j * K + 2] = grr;
-            let gxs = if SKIP == SKIP_NONE { T::ZERO } else { ghj * (T::ONE - r * mj) };
+            let gxs = if SKIP == SKIP_NONE {
+                T::ZERO
+            } else {
+                ghj * (T::ONE - r * mj)
+            };
             if K == 4 {
                 out_u[j * K + 3] = if SKIP == SKIP_U3 { gxs } else { T::ZERO };
             }

@@ -5,11 +5,8 @@ mod kernel;
 
 use burn::tensor::{DType, FloatDType, Shape, ops::FloatTensorOps};
 use burn_cubecl::{
-    CubeBackend, CubeRuntime, FloatElement, IntElement,
-    element::BoolElement,
-    kernel::into_contiguous,
-    ops::numeric::empty_device_contiguous_dtype,
-    tensor::CubeTensor,
+    CubeBackend, CubeRuntime, FloatElement, IntElement, element::BoolElement,
+    kernel::into_contiguous, ops::numeric::empty_device_contiguous_dtype, tensor::CubeTensor,
 };
 use cubecl::{CubeCount, CubeDim};
 
