@@ -10,6 +10,7 @@
 //! initialisation U = W3 W1 x. Heads are split batch-major (index b·H + h), as the official
 //! `view(L, B·H, hd)`.
 
+use crate::init::{output_projection, xavier_linear};
 use burn::module::{Module, Param};
 use burn::nn::{
     Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
@@ -40,17 +41,9 @@ impl SruppAttentionConfig {
     /// Builds the module with the official initialisation: Xavier-uniform W1, W2, W3,
     /// W3 scaled by sqrt(1 - dropout), α = 0, LayerNorm weight 1 and bias 0.
     pub fn init<B: Backend>(&self, device: &B::Device) -> SruppAttention<B> {
-        let lin = |i: usize, o: usize| {
-            LinearConfig::new(i, o)
-                .with_bias(false)
-                .with_initializer(Initializer::XavierUniform { gain: 1.0 })
-                .init::<B>(device)
-        };
-        let mut linear3 = lin(self.proj_features, self.out_features);
-        if self.dropout > 0.0 {
-            let scale = (1.0 - self.dropout).sqrt();
-            linear3.weight = linear3.weight.map(|w| w.mul_scalar(scale));
-        }
+        let lin = |i: usize, o: usize| xavier_linear::<B>(i, o, device);
+        let linear3 =
+            output_projection::<B>(self.proj_features, self.out_features, self.dropout, device);
         SruppAttention {
             linear1: lin(self.in_features, self.proj_features),
             linear2: lin(self.proj_features, 2 * self.proj_features),

@@ -32,6 +32,7 @@ mod attention;
 mod cell;
 mod error;
 mod generate;
+mod init;
 mod lm;
 mod mask;
 mod presets;

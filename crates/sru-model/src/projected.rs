@@ -1,6 +1,7 @@
 //! The U projection of SRU++ layers without attention (spec §2.2, official
 //! `SRUppProjectedLinear`): `U = W2 dropout(LN?(W1 x))`, both bias-free.
 
+use crate::init::{output_projection, xavier_linear};
 use burn::module::Module;
 use burn::nn::{
     Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
@@ -25,17 +26,9 @@ pub struct ProjectedLinearConfig {
 impl ProjectedLinearConfig {
     /// Builds the module with Xavier-uniform weights (W2 scaled by sqrt(1 - dropout)).
     pub fn init<B: Backend>(&self, device: &B::Device) -> ProjectedLinear<B> {
-        let lin = |i: usize, o: usize| {
-            LinearConfig::new(i, o)
-                .with_bias(false)
-                .with_initializer(Initializer::XavierUniform { gain: 1.0 })
-                .init::<B>(device)
-        };
-        let mut linear2 = lin(self.proj_features, self.out_features);
-        if self.dropout > 0.0 {
-            let scale = (1.0 - self.dropout).sqrt();
-            linear2.weight = linear2.weight.map(|w| w.mul_scalar(scale));
-        }
+        let lin = |i: usize, o: usize| xavier_linear::<B>(i, o, device);
+        let linear2 =
+            output_projection::<B>(self.proj_features, self.out_features, self.dropout, device);
         ProjectedLinear {
             linear1: lin(self.in_features, self.proj_features),
             linear2,
