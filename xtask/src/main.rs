@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod backend;
+mod data;
 mod gpu_check;
 mod params;
 mod parity;
@@ -30,6 +31,8 @@ enum Command {
     Parity(parity::Parity),
     /// On a machine with an NVIDIA GPU: kernel checks and bandwidth benchmark on CUDA.
     GpuCheck(gpu_check::GpuCheck),
+    /// Prepare a corpus into a token cache, or describe one.
+    Data(data::Data),
     /// Print the exact parameter count of a model preset.
     Params(params::Params),
 }
@@ -39,5 +42,6 @@ fn main() -> anyhow::Result<()> {
         Command::Parity(c) => c.run(),
         Command::GpuCheck(c) => c.run(),
         Command::Params(c) => c.run(),
+        Command::Data(c) => c.run(),
     }
 }

@@ -1,7 +1,44 @@
 //! # sru-data
 //!
-//! Corpora and batching for sru-rs, independent of the model code. **Not yet implemented**:
-//! a documented placeholder; its content is tracked by the sru-data issue (byte, word and
-//! subword corpora prepared as the official scripts do, memory-mapped token caches, resumable
-//! stream batching, the bundled Wikipedia excerpt).
+//! Corpora for sru-rs, prepared exactly as the official SRU++ scripts do, stored once as a
+//! memory-mapped token cache, and read back as ordered, resumable, shardable batches. No model
+//! code and no Burn types: tokens are `u32` ids; a training crate converts batches to tensors.
+//!
+//! - [`prepare_bytes`]: any file (plain, `.bz2`, `.zip`) as bytes; enwik8's split or ratios.
+//! - [`prepare_words`]: WikiText-103, PTB and One Billion Word folders.
+//! - [`TokenCache`]: the prepared corpus (`tokens.bin` + `vocab.json`), checksummed.
+//! - [`OrderedStream`]: B contiguous streams, segments of L, targets shifted by one, a
+//!   serialisable [`Cursor`], rank/world sharding.
+//!
+//! ```no_run
+//! use sru_data::{prepare_bytes, ByteOptions, ByteVocab, SplitPlan, Source, TokenCache,
+//!                OrderedStream, Split, StreamSpec, Cursor};
+//! # fn main() -> Result<(), sru_data::DataError> {
+//! let src = Source::new("datasets/enwiki-excerpt.xml.bz2")?;
+//! let opts = ByteOptions { vocab: ByteVocab::Present, split: SplitPlan::ratios([0.9, 0.05, 0.05])? };
+//! prepare_bytes(&src, "runs/data".as_ref(), &opts, &mut |_| {})?;
+//! let cache = TokenCache::open("runs/data".as_ref())?;
+//! let stream = OrderedStream::new(&cache, Split::Train, StreamSpec::new(8, 256))?;
+//! let (batch, next) = stream.next(Cursor::default());
+//! assert_eq!(batch.inputs.len(), batch.len * 8);
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
+
+mod batch;
+mod byte;
+mod cache;
+mod error;
+mod progress;
+mod source;
+mod vocab;
+mod word;
+
+pub use batch::{Batch, Cursor, OrderedStream, StreamSpec};
+pub use byte::{ByteOptions, ByteVocab, ENWIK8_BYTES, ENWIK8_HELDOUT, SplitPlan, prepare_bytes};
+pub use cache::{CacheWriter, PreparedInfo, Split, TOKENS_FILE, TokenCache, VOCAB_FILE};
+pub use error::DataError;
+pub use progress::{Progress, ProgressFn};
+pub use source::Source;
+pub use vocab::Vocab;
+pub use word::{WordFormat, WordOptions, prepare_words};

@@ -12,9 +12,7 @@
 
 use crate::init::{output_projection, xavier_linear};
 use burn::module::{Module, Param};
-use burn::nn::{
-    Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
-};
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Tensor, backend::Backend, s};
 

@@ -3,9 +3,7 @@
 
 use crate::init::{output_projection, xavier_linear};
 use burn::module::Module;
-use burn::nn::{
-    Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
-};
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{Tensor, backend::Backend};
 
 /// Options of [`ProjectedLinear`].

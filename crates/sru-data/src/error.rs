@@ -1,0 +1,85 @@
+//! Errors of sru-data: every way an input, a cache or an option can be wrong, with the file,
+//! offset or value that is.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Why a corpus could not be prepared, read or batched.
+#[derive(Debug, Error)]
+pub enum DataError {
+    /// An input or output file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The input has no tokens.
+    #[error("{path}: the corpus is empty")]
+    EmptyCorpus {
+        /// The input.
+        path: PathBuf,
+    },
+    /// Word-level input that is not UTF-8.
+    #[error("{path}: invalid UTF-8 at byte offset {offset}")]
+    InvalidUtf8 {
+        /// The input.
+        path: PathBuf,
+        /// Byte offset of the first invalid sequence.
+        offset: u64,
+    },
+    /// Split ratios that are negative or do not sum to 1.
+    #[error("split ratios {0:?} must be non-negative and sum to 1")]
+    BadSplit(Vec<f64>),
+    /// A split too small for one batch.
+    #[error(
+        "split `{split}` has {tokens} tokens, fewer than one batch needs ({needed}: batch {batch} × (1 + 1))"
+    )]
+    SplitTooSmall {
+        /// Split name.
+        split: String,
+        /// Its tokens.
+        tokens: u64,
+        /// Tokens one batch needs.
+        needed: u64,
+        /// Batch size.
+        batch: usize,
+    },
+    /// A cache file that is not one, is truncated, or fails its checksum.
+    #[error("{path}: corrupt token cache: {why}")]
+    CorruptCache {
+        /// The cache file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// A cache whose vocabulary file does not match it.
+    #[error("{path}: vocabulary mismatch: {why}")]
+    VocabMismatch {
+        /// The vocabulary file.
+        path: PathBuf,
+        /// What disagrees.
+        why: String,
+    },
+    /// A format-specific problem in the input (a missing file of a corpus, a bad shard name).
+    #[error("{path}: {why}")]
+    Format {
+        /// The input.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// An invalid option (batch size 0, unknown split, rank ≥ world).
+    #[error("invalid option: {0}")]
+    Option(String),
+}
+
+impl DataError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io { path, source }
+    }
+}
