@@ -2,6 +2,7 @@
 //!
 //! `prepare --kind byte --input <file or enwik8[.zip]> --out <dir> [--split 0.9,0.05,0.05]
 //! [--full-byte-vocab]`; `prepare --kind word --format wt103|ptb|bwb --input <dir> --out <dir>`;
+//! `prepare --kind subword --input <file> --out <dir> [--bpe-vocab N | --gpt2 enc.json,vocab.bpe]`;
 //! `info <dir>` prints the vocabulary size, tokens per split and the checksum.
 
 use std::io::Write;
@@ -40,6 +41,8 @@ enum Kind {
     Byte,
     /// A word-level corpus folder (see --format).
     Word,
+    /// Byte-level BPE of a text file: trained here (--bpe-vocab) or the GPT-2 files (--gpt2).
+    Subword,
 }
 
 /// Word-level layouts.
@@ -82,6 +85,12 @@ struct Prepare {
     /// Keep at most this many words.
     #[arg(long)]
     max_size: Option<usize>,
+    /// Subword: size of the BPE vocabulary to train.
+    #[arg(long, default_value_t = 8000)]
+    bpe_vocab: usize,
+    /// Subword: use the published GPT-2 files instead of training: `encoder.json,vocab.bpe`.
+    #[arg(long)]
+    gpt2: Option<String>,
 }
 
 fn draw(p: Progress) {
@@ -123,6 +132,28 @@ impl Data {
 }
 
 impl Prepare {
+    /// enwik8's split for an input named `enwik8[.zip]`, else the `--split` ratios.
+    fn split_plan(&self) -> Result<SplitPlan> {
+        let name = self
+            .input
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name == "enwik8" || name == "enwik8.zip" {
+            return Ok(SplitPlan::Enwik8);
+        }
+        let r: Vec<f64> = self
+            .split
+            .split(',')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .context("--split takes three numbers, e.g. 0.9,0.05,0.05")?;
+        let [a, b, c] = r[..] else {
+            bail!("--split takes three numbers, got {}", r.len())
+        };
+        Ok(SplitPlan::ratios([a, b, c])?)
+    }
+
     fn run(self) -> Result<()> {
         let t = Instant::now();
         let info = match self.kind {
@@ -154,6 +185,27 @@ impl Prepare {
                 };
                 eprintln!("preparing byte corpus {} ({split:?})", self.input.display());
                 prepare_bytes(&source, &self.out, &ByteOptions { vocab, split }, &mut draw)?
+            }
+            Kind::Subword => {
+                let source = Source::new(&self.input)?;
+                let split = self.split_plan()?;
+                let model = match &self.gpt2 {
+                    Some(files) => {
+                        let (enc, bpe) = files
+                            .split_once(',')
+                            .context("--gpt2 takes encoder.json,vocab.bpe")?;
+                        sru_data::Subword::gpt2(enc.as_ref(), bpe.as_ref())?
+                    }
+                    None => {
+                        eprintln!(
+                            "training a BPE model of {} tokens on {}",
+                            self.bpe_vocab,
+                            self.input.display()
+                        );
+                        sru_data::Subword::train_bpe(&source, self.bpe_vocab, 2)?
+                    }
+                };
+                sru_data::prepare_subword(&source, &model, &self.out, &split, &mut draw)?
             }
             Kind::Word => {
                 let format = match self.format {

@@ -6,6 +6,7 @@
 //!
 //! - [`prepare_bytes`]: any file (plain, `.bz2`, `.zip`) as bytes; enwik8's split or ratios.
 //! - [`prepare_words`]: WikiText-103, PTB and One Billion Word folders.
+//! - [`prepare_subword`]: byte-level BPE ([`Subword`]: trained here, or the GPT-2 files).
 //! - [`TokenCache`]: the prepared corpus (`tokens.bin` + `vocab.json`), checksummed.
 //! - [`OrderedStream`]: B contiguous streams, segments of L, targets shifted by one, a
 //!   serialisable [`Cursor`], rank/world sharding.
@@ -31,6 +32,7 @@ mod cache;
 mod error;
 mod progress;
 mod source;
+mod subword;
 mod vocab;
 mod word;
 
@@ -40,5 +42,6 @@ pub use cache::{CacheWriter, PreparedInfo, Split, TOKENS_FILE, TokenCache, VOCAB
 pub use error::DataError;
 pub use progress::{Progress, ProgressFn};
 pub use source::Source;
+pub use subword::{Subword, TOKENIZER_FILE, prepare_subword};
 pub use vocab::Vocab;
 pub use word::{WordFormat, WordOptions, prepare_words};

@@ -34,7 +34,7 @@ impl Source {
     ///
     /// # Errors
     /// Unreadable files or archives.
-    pub fn open(&self) -> Result<Box<dyn Read>, DataError> {
+    pub fn open(&self) -> Result<Box<dyn Read + Send>, DataError> {
         let file = File::open(&self.path).map_err(DataError::io(&self.path))?;
         let ext = self.path.extension().and_then(|e| e.to_str()).unwrap_or("");
         match ext {

@@ -25,6 +25,11 @@ pub enum Vocab {
         /// The token unknown words map to, if any (`<unk>`, `<UNK>`).
         unk: Option<String>,
     },
+    /// Subword (BPE) tokens; the model itself is `tokenizer.json` beside the cache.
+    Subword {
+        /// The token string of every id (byte-level BPE alphabet).
+        tokens: Vec<String>,
+    },
 }
 
 impl Vocab {
@@ -33,6 +38,7 @@ impl Vocab {
         match self {
             Self::Bytes { symbols } => symbols.len(),
             Self::Words { words, .. } => words.len(),
+            Self::Subword { tokens } => tokens.len(),
         }
     }
 
@@ -82,6 +88,10 @@ impl Vocab {
                 .filter_map(|&i| words.get(i as usize).map(String::as_str))
                 .collect::<Vec<_>>()
                 .join(" "),
+            Self::Subword { tokens } => ids
+                .iter()
+                .filter_map(|&i| tokens.get(i as usize).map(String::as_str))
+                .collect(),
         }
     }
 

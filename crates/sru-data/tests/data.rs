@@ -468,3 +468,63 @@ fn invalid_utf8_in_word_input_reports_the_byte_offset() {
     );
     assert!(e.to_string().contains("byte offset 14"), "{e}");
 }
+
+// ---- subword ----
+
+fn subword_corpus(dir: &Path) -> PathBuf {
+    let text = "the quick brown fox jumps over the lazy dog.\nSRU++ meets attention; the recurrence is fast.\nÜnïcödé wörds stay intact — 日本語 too.\n";
+    let path = dir.join("corpus.txt");
+    std::fs::write(&path, text.repeat(200)).unwrap();
+    path
+}
+
+#[test]
+fn bpe_trains_round_trips_and_prepares_a_cache() {
+    let dir = tmp("bpe");
+    let src = Source::new(subword_corpus(&dir)).unwrap();
+    let bpe = Subword::train_bpe(&src, 400, 2).unwrap();
+    assert!(
+        bpe.vocab_size() > 256 && bpe.vocab_size() <= 400,
+        "{}",
+        bpe.vocab_size()
+    );
+    let text = "the lazy fox — Ünïcödé 日本語\n";
+    let ids = bpe.encode(text).unwrap();
+    assert!(ids.len() < text.len(), "merges compress the text");
+    assert_eq!(bpe.decode(&ids).unwrap(), text, "lossless round trip");
+    let out = dir.join("out");
+    let info = prepare_subword(
+        &src,
+        &bpe,
+        &out,
+        &SplitPlan::ratios([0.8, 0.1, 0.1]).unwrap(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(info.counts.iter().all(|&c| c > 0), "{info:?}");
+    let cache = TokenCache::open(&out).unwrap();
+    let back = Subword::load(&out.join(TOKENIZER_FILE)).unwrap();
+    let mut first = vec![0u32; 20];
+    cache.read(Split::Train, 0, &mut first);
+    assert!(
+        back.decode(&first)
+            .unwrap()
+            .starts_with("the quick brown fox")
+    );
+}
+
+#[test]
+fn gpt2_files_load_and_encode_like_the_model_they_describe() {
+    let dir = tmp("gpt2");
+    let src = Source::new(subword_corpus(&dir)).unwrap();
+    let bpe = Subword::train_bpe(&src, 350, 2).unwrap();
+    let (encoder_json, vocab_bpe) = bpe.export_gpt2(&dir).unwrap();
+    let gpt2 = Subword::gpt2(&encoder_json, &vocab_bpe).unwrap();
+    let text = "the recurrence meets the quick dog";
+    assert_eq!(gpt2.encode(text).unwrap(), bpe.encode(text).unwrap());
+    let e = Subword::gpt2(&dir.join("missing.json"), &vocab_bpe).unwrap_err();
+    assert!(
+        e.to_string().contains("missing.json") || e.to_string().contains("No such file"),
+        "{e}"
+    );
+}
