@@ -9,7 +9,7 @@
 //! - [`prepare_subword`]: byte-level BPE ([`Subword`]: trained here, or the GPT-2 files).
 //! - [`TokenCache`]: the prepared corpus (`tokens.bin` + `vocab.json`), checksummed.
 //! - [`OrderedStream`]: B contiguous streams, segments of L, targets shifted by one, a
-//!   serialisable [`Cursor`], rank/world sharding.
+//!   serialisable [`Cursor`], rank/world sharding; [`ShuffledSentences`] for Billion Word.
 //!
 //! ```no_run
 //! use sru_data::{prepare_bytes, ByteOptions, ByteVocab, SplitPlan, Source, TokenCache,
@@ -31,6 +31,7 @@ mod byte;
 mod cache;
 mod error;
 mod progress;
+mod shuffled;
 mod source;
 mod subword;
 mod vocab;
@@ -41,6 +42,7 @@ pub use byte::{ByteOptions, ByteVocab, ENWIK8_BYTES, ENWIK8_HELDOUT, SplitPlan, 
 pub use cache::{CacheWriter, PreparedInfo, Split, TOKENS_FILE, TokenCache, VOCAB_FILE};
 pub use error::DataError;
 pub use progress::{Progress, ProgressFn};
+pub use shuffled::ShuffledSentences;
 pub use source::Source;
 pub use subword::{Subword, TOKENIZER_FILE, prepare_subword};
 pub use vocab::Vocab;
