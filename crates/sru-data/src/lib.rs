@@ -2,7 +2,8 @@
 //!
 //! Corpora for sru-rs, prepared exactly as the official SRU++ scripts do, stored once as a
 //! memory-mapped token cache, and read back as ordered, resumable, shardable batches. No model
-//! code and no Burn types: tokens are `u32` ids; a training crate converts batches to tensors.
+//! code and no Burn types in the core: tokens are `u32` ids; with the `burn` feature,
+//! `Batch::to_tensors` is the thin adapter to `(L, B)` integer tensors.
 //!
 //! - [`prepare_bytes`]: any file (plain, `.bz2`, `.zip`) as bytes; enwik8's split or ratios.
 //! - [`prepare_words`]: WikiText-103, PTB and One Billion Word folders.
@@ -34,6 +35,8 @@ mod progress;
 mod shuffled;
 mod source;
 mod subword;
+#[cfg(feature = "burn")]
+mod tensors;
 mod vocab;
 mod word;
 

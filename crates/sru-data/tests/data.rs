@@ -591,3 +591,28 @@ fn shuffled_sentences_are_seeded_whole_and_resumable() {
     });
     assert_eq!(s.next(c2).0, a[3]);
 }
+
+#[cfg(feature = "burn")]
+#[test]
+fn batches_become_time_major_int_tensors() {
+    let out = tmp("tensors");
+    prepare_bytes(
+        &Source::new(bundled()).unwrap(),
+        &out,
+        &ratios(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let cache = TokenCache::open(&out).unwrap();
+    let batch = OrderedStream::new(&cache, Split::Valid, StreamSpec::new(3, 5))
+        .unwrap()
+        .segment(0);
+    let (x, y) = batch.to_tensors::<burn::backend::Flex>(&Default::default());
+    assert_eq!(x.dims(), [5, 3]);
+    let xs = x.into_data().convert::<i64>().to_vec::<i64>().unwrap();
+    assert_eq!(
+        xs,
+        batch.inputs.iter().map(|&v| v as i64).collect::<Vec<_>>()
+    );
+    assert_eq!(y.dims(), [5, 3]);
+}
