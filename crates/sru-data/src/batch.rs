@@ -46,6 +46,23 @@ pub struct Cursor {
     pub epoch: u64,
 }
 
+impl Cursor {
+    /// The cursor after this one in a pass of `segments` segments (wrapping to the next epoch).
+    pub fn advance(self, segments: u64) -> Cursor {
+        if self.segment + 1 >= segments {
+            Cursor {
+                segment: 0,
+                epoch: self.epoch + 1,
+            }
+        } else {
+            Cursor {
+                segment: self.segment + 1,
+                epoch: self.epoch,
+            }
+        }
+    }
+}
+
 /// One batch: inputs and targets `(len, batch)` time-major, row-major in `Vec`s.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
@@ -149,17 +166,11 @@ impl<'a> OrderedStream<'a> {
     pub fn next(&self, cursor: Cursor) -> (Batch, Cursor) {
         let seg = cursor.segment % self.num_segments();
         let batch = self.segment(seg);
-        let next = if seg + 1 == self.num_segments() {
-            Cursor {
-                segment: 0,
-                epoch: cursor.epoch + 1,
-            }
-        } else {
-            Cursor {
-                segment: seg + 1,
-                epoch: cursor.epoch,
-            }
-        };
+        let next = Cursor {
+            segment: seg,
+            epoch: cursor.epoch,
+        }
+        .advance(self.num_segments());
         (batch, next)
     }
 

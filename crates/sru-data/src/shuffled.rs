@@ -169,17 +169,11 @@ impl<'a> ShuffledSentences<'a> {
                 targets[t * b + col] = run[t + 1];
             }
         }
-        let next = if seg + 1 >= segments {
-            Cursor {
-                segment: 0,
-                epoch: cursor.epoch + 1,
-            }
-        } else {
-            Cursor {
-                segment: seg + 1,
-                epoch: cursor.epoch,
-            }
-        };
+        let next = Cursor {
+            segment: seg,
+            epoch: cursor.epoch,
+        }
+        .advance(segments);
         (
             Batch {
                 inputs,

@@ -19,6 +19,19 @@ fn bundled() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/enwiki-excerpt.xml.bz2")
 }
 
+/// The bundled excerpt prepared with 0.9/0.05/0.05 ratios into a fresh folder.
+fn bundled_cache(name: &str) -> TokenCache {
+    let out = tmp(name);
+    prepare_bytes(
+        &Source::new(bundled()).unwrap(),
+        &out,
+        &ratios(),
+        &mut |_| {},
+    )
+    .unwrap();
+    TokenCache::open(&out).unwrap()
+}
+
 fn ratios() -> ByteOptions {
     ByteOptions {
         vocab: ByteVocab::Present,
@@ -223,15 +236,7 @@ fn ptb_format_and_missing_files() {
 
 #[test]
 fn ordered_batches_are_contiguous_streams_with_shifted_targets() {
-    let out = tmp("batches");
-    prepare_bytes(
-        &Source::new(bundled()).unwrap(),
-        &out,
-        &ratios(),
-        &mut |_| {},
-    )
-    .unwrap();
-    let cache = TokenCache::open(&out).unwrap();
+    let cache = bundled_cache("batches");
     let stream = OrderedStream::new(&cache, Split::Valid, StreamSpec::new(4, 100)).unwrap();
     let n = cache.len(Split::Valid);
     assert_eq!(stream.stream_len(), n / 4);
@@ -256,15 +261,7 @@ fn ordered_batches_are_contiguous_streams_with_shifted_targets() {
 
 #[test]
 fn a_resumed_cursor_yields_identical_batches() {
-    let out = tmp("resume");
-    prepare_bytes(
-        &Source::new(bundled()).unwrap(),
-        &out,
-        &ratios(),
-        &mut |_| {},
-    )
-    .unwrap();
-    let cache = TokenCache::open(&out).unwrap();
+    let cache = bundled_cache("resume");
     let stream = OrderedStream::new(&cache, Split::Test, StreamSpec::new(8, 512)).unwrap();
     let mut cursor = Cursor::default();
     let mut straight = Vec::new();
@@ -291,15 +288,7 @@ fn a_resumed_cursor_yields_identical_batches() {
 
 #[test]
 fn ranks_read_disjoint_streams_of_the_global_batch() {
-    let out = tmp("ranks");
-    prepare_bytes(
-        &Source::new(bundled()).unwrap(),
-        &out,
-        &ratios(),
-        &mut |_| {},
-    )
-    .unwrap();
-    let cache = TokenCache::open(&out).unwrap();
+    let cache = bundled_cache("ranks");
     let global = OrderedStream::new(&cache, Split::Valid, StreamSpec::new(4, 64))
         .unwrap()
         .segment(3);
@@ -595,15 +584,7 @@ fn shuffled_sentences_are_seeded_whole_and_resumable() {
 #[cfg(feature = "burn")]
 #[test]
 fn batches_become_time_major_int_tensors() {
-    let out = tmp("tensors");
-    prepare_bytes(
-        &Source::new(bundled()).unwrap(),
-        &out,
-        &ratios(),
-        &mut |_| {},
-    )
-    .unwrap();
-    let cache = TokenCache::open(&out).unwrap();
+    let cache = bundled_cache("tensors");
     let batch = OrderedStream::new(&cache, Split::Valid, StreamSpec::new(3, 5))
         .unwrap()
         .segment(0);
