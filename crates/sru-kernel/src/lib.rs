@@ -12,10 +12,10 @@
 //!
 //! Implementations, chosen by the backend type:
 //! - **Flex** (Burn's CPU backend): native loops over columns split across threads
-//!   ([`cpu`](crate) module), f32 and f64;
+//!   (the `cpu` module), f32 and f64 (f16/bf16 widened);
 //! - **CubeCL** (`wgpu` / `cuda` features): one `#[cube]` kernel source for `CubeBackend` on
 //!   WGPU and CUDA, also through `Fusion<..>` (Burn's default `Wgpu` / `Cuda` types);
-//! - **Autodiff<B>**: a hand-written backward (spec §1.3) that calls the backend's backward
+//! - **`Autodiff<B>`**: a hand-written backward (spec §1.3) that calls the backend's backward
 //!   kernel;
 //! - [`elementwise_recurrence_reference`]: the same math from tensor ops on any backend,
 //!   the oracle of the tests.
