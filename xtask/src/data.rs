@@ -159,25 +159,7 @@ impl Prepare {
         let info = match self.kind {
             Kind::Byte => {
                 let source = Source::new(&self.input)?;
-                let name = self
-                    .input
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let split = if name == "enwik8" || name == "enwik8.zip" {
-                    SplitPlan::Enwik8
-                } else {
-                    let r: Vec<f64> = self
-                        .split
-                        .split(',')
-                        .map(|x| x.trim().parse::<f64>())
-                        .collect::<Result<_, _>>()
-                        .context("--split takes three numbers, e.g. 0.9,0.05,0.05")?;
-                    let [a, b, c] = r[..] else {
-                        bail!("--split takes three numbers, got {}", r.len())
-                    };
-                    SplitPlan::ratios([a, b, c])?
-                };
+                let split = self.split_plan()?;
                 let vocab = if self.full_byte_vocab {
                     ByteVocab::Full
                 } else {

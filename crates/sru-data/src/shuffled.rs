@@ -21,9 +21,12 @@ pub struct ShuffledSentences<'a> {
     seed: u64,
     /// (start, length) of every sentence in the split.
     sentences: Vec<(u64, u32)>,
+    /// This rank's stream plans of the epoch last asked for (a reshuffle costs O(sentences)).
+    epoch_plans: std::sync::Mutex<Option<(u64, std::sync::Arc<Vec<StreamPlan>>)>>,
 }
 
 /// A stream of one epoch: its sentences and their cumulative end offsets.
+#[derive(Debug)]
 struct StreamPlan {
     sentences: Vec<(u64, u32)>,
     ends: Vec<u64>,
@@ -111,6 +114,7 @@ impl<'a> ShuffledSentences<'a> {
             spec,
             seed,
             sentences,
+            epoch_plans: std::sync::Mutex::new(None),
         })
     }
 
@@ -119,7 +123,14 @@ impl<'a> ShuffledSentences<'a> {
         self.sentences.len()
     }
 
-    fn plan(&self, epoch: u64, stream: usize) -> StreamPlan {
+    /// This rank's B stream plans for `epoch`: one seeded shuffle, dealt round-robin.
+    fn plans(&self, epoch: u64) -> std::sync::Arc<Vec<StreamPlan>> {
+        let mut cached = self.epoch_plans.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((e, plans)) = cached.as_ref()
+            && *e == epoch
+        {
+            return plans.clone();
+        }
         let mut order: Vec<u32> = (0..self.sentences.len() as u32).collect();
         let mut state = self.seed.wrapping_add(epoch);
         for i in (1..order.len()).rev() {
@@ -127,29 +138,35 @@ impl<'a> ShuffledSentences<'a> {
             order.swap(i, j);
         }
         let streams = self.spec.batch * self.spec.world;
-        let sentences: Vec<(u64, u32)> = order
-            .iter()
-            .skip(stream)
-            .step_by(streams)
-            .map(|&k| self.sentences[k as usize])
-            .collect();
-        let mut acc = 0u64;
-        let ends = sentences
-            .iter()
-            .map(|&(_, l)| {
-                acc += l as u64;
-                acc
+        let plans: Vec<StreamPlan> = (0..self.spec.batch)
+            .map(|col| {
+                let stream = self.spec.rank * self.spec.batch + col;
+                let sentences: Vec<(u64, u32)> = order
+                    .iter()
+                    .skip(stream)
+                    .step_by(streams)
+                    .map(|&k| self.sentences[k as usize])
+                    .collect();
+                let mut acc = 0u64;
+                let ends = sentences
+                    .iter()
+                    .map(|&(_, l)| {
+                        acc += l as u64;
+                        acc
+                    })
+                    .collect();
+                StreamPlan { sentences, ends }
             })
             .collect();
-        StreamPlan { sentences, ends }
+        let plans = std::sync::Arc::new(plans);
+        *cached = Some((epoch, plans.clone()));
+        plans
     }
 
     /// The batch at `cursor` and the cursor after it.
     pub fn next(&self, cursor: Cursor) -> (Batch, Cursor) {
         let b = self.spec.batch;
-        let plans: Vec<StreamPlan> = (0..b)
-            .map(|col| self.plan(cursor.epoch, self.spec.rank * b + col))
-            .collect();
+        let plans = self.plans(cursor.epoch);
         let shortest = plans.iter().map(StreamPlan::len).min().unwrap_or(0);
         let segments = (shortest.saturating_sub(1))
             .div_ceil(self.spec.unroll as u64)

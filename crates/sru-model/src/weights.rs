@@ -144,39 +144,12 @@ pub fn read_safetensors(path: &Path) -> Result<StateDict, ModelError> {
     })?;
     let mut out = StateDict::new();
     for (name, view) in st.tensors() {
-        let shape = view.shape().to_vec();
-        let raw = view.data();
-        let data = match view.dtype() {
-            Dtype::F64 => TensorData::new(
-                raw.chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                    .collect::<Vec<_>>(),
-                shape,
-            ),
-            Dtype::F32 => TensorData::new(
-                raw.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
-                    .collect::<Vec<_>>(),
-                shape,
-            ),
-            Dtype::F16 => TensorData::new(
-                raw.chunks_exact(2)
-                    .map(|c| half::f16::from_le_bytes([c[0], c[1]]))
-                    .collect::<Vec<_>>(),
-                shape,
-            ),
-            Dtype::BF16 => TensorData::new(
-                raw.chunks_exact(2)
-                    .map(|c| half::bf16::from_le_bytes([c[0], c[1]]))
-                    .collect::<Vec<_>>(),
-                shape,
-            ),
-            Dtype::I64 => TensorData::new(
-                raw.chunks_exact(8)
-                    .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                    .collect::<Vec<_>>(),
-                shape,
-            ),
+        let dtype = match view.dtype() {
+            Dtype::F64 => DType::F64,
+            Dtype::F32 => DType::F32,
+            Dtype::F16 => DType::F16,
+            Dtype::BF16 => DType::BF16,
+            Dtype::I64 => DType::I64,
             other => {
                 return Err(ModelError::Weights(format!(
                     "{}: tensor `{name}` has unsupported dtype {other:?}",
@@ -184,6 +157,7 @@ pub fn read_safetensors(path: &Path) -> Result<StateDict, ModelError> {
                 )));
             }
         };
+        let data = TensorData::from_bytes_vec(view.data().to_vec(), view.shape().to_vec(), dtype);
         out.insert(name, data);
     }
     Ok(out)

@@ -2,10 +2,12 @@
 //! over the whole option grid and edge shapes, the same host data run through a backend's
 //! kernel and through the oracle, outputs and every gradient compared with a named tolerance.
 //! Used by the kernel tests and by `cargo xtask gpu-check`.
-#![allow(missing_docs, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::{Bool, DType, Tensor, TensorData, backend::Backend};
+use burn::tensor::{Bool, DType, Shape, Tensor, TensorData, backend::Backend};
+
+use crate::recurrence::to_f64;
 use sru_kernel::{
     Activation, RecurrenceAutodiffBackend, RecurrenceInput, RecurrenceOptions, RecurrenceOutput,
     elementwise_recurrence, elementwise_recurrence_reference,
@@ -13,7 +15,9 @@ use sru_kernel::{
 
 /// Where padded steps are.
 #[derive(Debug, Clone, Copy, PartialEq)]
+/// Where padded steps are in a random case.
 pub enum Pad {
+    /// No padding.
     None,
     /// Row b has its first `b + 1` steps padded.
     Left,
@@ -26,20 +30,32 @@ pub enum Pad {
 }
 
 #[derive(Debug, Clone, Copy)]
+/// One random case: sizes and options of a recurrence call.
 pub struct Case {
+    /// Sequence length L.
     pub l: usize,
+    /// Batch B.
     pub b: usize,
+    /// Units per direction d.
     pub d: usize,
+    /// Parts of U per unit (3 or 4).
     pub k: usize,
+    /// Skip term present.
     pub skip: bool,
+    /// tanh activation (else identity).
     pub tanh: bool,
+    /// `scale_x` option.
     pub scale_x: Option<f64>,
+    /// A dropout mask is passed.
     pub mask_c: bool,
+    /// Padding pattern.
     pub pad: Pad,
+    /// Two directions.
     pub bidir: bool,
 }
 
 impl Case {
+    /// The kernel options of this case.
     pub fn options(&self) -> RecurrenceOptions {
         RecurrenceOptions {
             k: self.k,
@@ -53,6 +69,7 @@ impl Case {
             bidirectional: self.bidir,
         }
     }
+    /// Output width D.
     pub fn width(&self) -> usize {
         self.d * if self.bidir { 2 } else { 1 }
     }
@@ -159,23 +176,34 @@ pub fn shape_cases() -> Vec<Case> {
 
 /// Host data of one case (values as f64).
 pub struct HostData {
+    /// U values.
     pub u: Vec<f64>,
+    /// x values.
     pub x: Vec<f64>,
+    /// weight_c values.
     pub wc: Vec<f64>,
+    /// bias values.
     pub bias: Vec<f64>,
+    /// c0 values.
     pub c0: Vec<f64>,
+    /// Dropout mask values.
     pub mask_c: Option<Vec<f64>>,
+    /// Padding mask (true = padded).
     pub mask_pad: Option<Vec<bool>>,
+    /// Upstream gradient of h.
     pub grad_h: Vec<f64>,
+    /// Upstream gradient of the last state.
     pub grad_last: Vec<f64>,
 }
 
 /// xorshift64* generator: seeded, dependency-free.
 pub struct Rng(u64);
 impl Rng {
+    /// A generator from a seed.
     pub fn new(seed: u64) -> Self {
         Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
@@ -186,12 +214,14 @@ impl Rng {
     pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
     }
+    /// `n` values uniform in [lo, hi).
     pub fn vec(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
         (0..n).map(|_| self.uniform(lo, hi)).collect()
     }
 }
 
 impl Case {
+    /// Seeded inputs and upstream gradients for this case.
     pub fn data(&self, seed: u64) -> HostData {
         let mut r = Rng::new(seed);
         let (l, b, w) = (self.l, self.b, self.width());
@@ -229,18 +259,26 @@ impl Case {
 /// Outputs and gradients of one run, as f64.
 #[derive(Debug)]
 pub struct Results {
+    /// Output h.
     pub h: Vec<f64>,
+    /// Last state.
     pub last_c: Vec<f64>,
+    /// dL/dU.
     pub du: Vec<f64>,
+    /// dL/dx, when x was read.
     pub dx: Option<Vec<f64>>,
+    /// dL/dweight_c.
     pub dwc: Vec<f64>,
+    /// dL/dbias.
     pub dbias: Vec<f64>,
+    /// dL/dc0.
     pub dc0: Vec<f64>,
 }
 
+/// A tensor of `dtype` on `dev` from host values (f64, narrowed as `dtype` requires).
 pub fn tensor<B: Backend, const D: usize>(
     v: &[f64],
-    shape: [usize; D],
+    shape: impl Into<Shape>,
     dtype: DType,
     dev: &B::Device,
 ) -> Tensor<B, D> {
@@ -254,14 +292,12 @@ pub fn tensor<B: Backend, const D: usize>(
     Tensor::from_data(data, (dev, dtype))
 }
 
-pub fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
-    t.into_data().convert::<f64>().to_vec::<f64>().unwrap()
-}
-
 /// Which implementation computes a run.
 #[derive(Clone, Copy, PartialEq)]
 pub enum Impl {
+    /// [`sru_kernel::elementwise_recurrence`].
     Kernel,
+    /// [`sru_kernel::elementwise_recurrence_reference`].
     Reference,
 }
 
@@ -328,13 +364,13 @@ pub fn run<B: RecurrenceAutodiffBackend>(
     let loss = (out.h.clone() * gh).sum() + (out.last_c.clone() * gl).sum();
     let g = loss.backward();
     Results {
-        h: host(out.h),
-        last_c: host(out.last_c),
-        du: host(u.grad(&g).unwrap()),
-        dx: x.grad(&g).map(host),
-        dwc: host(wc.grad(&g).unwrap()),
-        dbias: host(bias.grad(&g).unwrap()),
-        dc0: host(c0.grad(&g).unwrap()),
+        h: to_f64(out.h),
+        last_c: to_f64(out.last_c),
+        du: to_f64(u.grad(&g).unwrap()),
+        dx: x.grad(&g).map(to_f64),
+        dwc: to_f64(wc.grad(&g).unwrap()),
+        dbias: to_f64(bias.grad(&g).unwrap()),
+        dc0: to_f64(c0.grad(&g).unwrap()),
     }
 }
 
@@ -347,7 +383,7 @@ pub fn run_forward<B: sru_kernel::RecurrenceBackend>(
 ) -> (Vec<f64>, Vec<f64>) {
     let (input, ..) = build_input::<B>(case, data, dtype, dev);
     let out = elementwise_recurrence(input, &case.options()).unwrap();
-    (host(out.h), host(out.last_c))
+    (to_f64(out.h), to_f64(out.last_c))
 }
 
 /// The oracle: the tensor-op reference in float64 on the CPU.

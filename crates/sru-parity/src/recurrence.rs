@@ -17,14 +17,7 @@ pub fn to_tensor<B: Backend, const D: usize>(
     dtype: DType,
     device: &B::Device,
 ) -> Tensor<B, D> {
-    let data = TensorData::new(t.values.clone(), t.shape.clone());
-    let data = match dtype {
-        DType::F64 => data,
-        DType::F16 => data.convert::<half::f16>(),
-        DType::BF16 => data.convert::<half::bf16>(),
-        _ => data.convert::<f32>(),
-    };
-    Tensor::from_data(data, (device, dtype))
+    crate::random::tensor(&t.values, t.shape.clone(), dtype, device)
 }
 
 /// Reads a tensor back as f64 values.
