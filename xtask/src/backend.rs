@@ -62,3 +62,49 @@ pub fn ensure_available(kind: BackendKind) -> Result<()> {
         }
     }
 }
+
+/// Work generic over the backend: `run` is called with the Burn backend `B` the user chose
+/// (with autodiff) and `count` devices of it.
+pub trait BackendJob {
+    /// What the job returns.
+    type Output;
+    /// Runs on backend `B`.
+    fn run<B>(self, devices: Vec<B::Device>) -> Result<Self::Output>
+    where
+        B: sru_kernel::RecurrenceAutodiffBackend,
+        B::InnerBackend: sru_kernel::RecurrenceBackend,
+        sru_model::LanguageModel<B>: Send;
+}
+
+/// Runs `job` on `kind` with `count` devices.
+pub fn dispatch<J: BackendJob>(kind: BackendKind, count: usize, job: J) -> Result<J::Output> {
+    use burn::backend::{Autodiff, Flex};
+    ensure_available(kind)?;
+    if count == 0 {
+        bail!("--devices must be at least 1");
+    }
+    match kind {
+        BackendKind::Cpu => job.run::<Autodiff<Flex>>(vec![Default::default(); count]),
+        #[cfg(feature = "wgpu")]
+        BackendKind::Wgpu => {
+            use burn::backend::wgpu::WgpuDevice;
+            let devices = if count == 1 {
+                vec![WgpuDevice::default()]
+            } else {
+                (0..count).map(WgpuDevice::DiscreteGpu).collect()
+            };
+            job.run::<Autodiff<burn::backend::Wgpu>>(devices)
+        }
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => {
+            use burn::backend::cuda::CudaDevice;
+            let available = sru_kernel::device::cuda_device_count()?;
+            if count > available {
+                bail!("--devices {count} asked for, but this machine has {available} CUDA device(s)");
+            }
+            job.run::<Autodiff<burn::backend::Cuda>>((0..count).map(CudaDevice::new).collect())
+        }
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("ensure_available rejected the backend"),
+    }
+}

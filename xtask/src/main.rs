@@ -5,10 +5,16 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod backend;
+mod corpus;
 mod data;
+mod eval;
+mod generate;
 mod gpu_check;
 mod params;
 mod parity;
+mod plot;
+mod progress;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +33,12 @@ struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Train an SRU++ language model (no arguments: `small` on the bundled excerpt, CPU).
+    Train(train::Train),
+    /// Score a split with a trained model: loss, bits per token, perplexity.
+    Eval(eval::Eval),
+    /// Continue a prompt with a trained model, streaming the text.
+    Generate(generate::Generate),
     /// Check sru-rs against fixtures made by the official implementation (make_fixtures.py).
     Parity(parity::Parity),
     /// On a machine with an NVIDIA GPU: kernel checks and bandwidth benchmark on CUDA.
@@ -39,6 +51,9 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Train(c) => c.run(),
+        Command::Eval(c) => c.run(),
+        Command::Generate(c) => c.run(),
         Command::Parity(c) => c.run(),
         Command::GpuCheck(c) => c.run(),
         Command::Params(c) => c.run(),

@@ -360,6 +360,37 @@ impl TokenCache {
         }
     }
 
+    /// The unigram entropy of a split in bits per token, −Σ p(w) log2 p(w) with p the
+    /// split's own token frequencies: the loss of the best model that ignores context, the
+    /// baseline a trained language model must beat.
+    pub fn unigram_entropy(&self, split: Split) -> f64 {
+        let n = self.len(split);
+        if n == 0 {
+            return 0.0;
+        }
+        let mut counts = vec![0u64; self.vocab().len().max(1)];
+        let mut buf = vec![0u32; 1 << 16];
+        let mut start = 0;
+        while start < n {
+            let k = (n - start).min(buf.len() as u64) as usize;
+            self.read(split, start, &mut buf[..k]);
+            for &t in &buf[..k] {
+                if let Some(c) = counts.get_mut(t as usize) {
+                    *c += 1;
+                }
+            }
+            start += k as u64;
+        }
+        counts
+            .iter()
+            .filter(|&&c| c > 0)
+            .map(|&c| {
+                let p = c as f64 / n as f64;
+                -p * p.log2()
+            })
+            .sum()
+    }
+
     /// Copies tokens `[start, start + out.len())` of a split into `out`.
     pub fn read(&self, split: Split, start: u64, out: &mut [u32]) {
         let base: u64 = self.info.counts[..split.index()].iter().sum::<u64>() + start;

@@ -15,7 +15,7 @@ use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
 };
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Int, Tensor, backend::Backend};
+use burn::tensor::{DType, Int, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 use sru_kernel::RecurrenceBackend;
 
@@ -278,7 +278,7 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
     pub fn log_probs(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         let h = self.drop.forward(hidden);
         match &self.output_layer {
-            OutputLayer::Dense(lin) => log_softmax(lin.forward(h), 2),
+            OutputLayer::Dense(lin) => log_softmax(to_f32(lin.forward(h)), 2),
             OutputLayer::Adaptive(s) => s.log_probs(h),
         }
     }
@@ -289,7 +289,7 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
         match &self.output_layer {
             OutputLayer::Dense(lin) => {
                 let [l, b] = targets.dims();
-                let lp = log_softmax(lin.forward(h), 2); // (L, B, V)
+                let lp = log_softmax(to_f32(lin.forward(h)), 2); // (L, B, V), f32 or f64
                 lp.gather(2, targets.reshape([l, b, 1]))
                     .reshape([l, b])
                     .neg()
@@ -318,6 +318,14 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
         }
         let out = self.forward_hidden(tokens, state, window)?;
         Ok((self.token_nll(out.hidden, targets).mean(), out.state))
+    }
+}
+
+/// Half-precision logits in f32, so the softmax and the loss keep full precision.
+fn to_f32<B: Backend>(x: Tensor<B, 3>) -> Tensor<B, 3> {
+    match x.dtype() {
+        DType::F16 | DType::BF16 => x.cast(DType::F32),
+        _ => x,
     }
 }
 

@@ -133,14 +133,19 @@ fn to_f64(d: &TensorData) -> Vec<f64> {
 /// # Errors
 /// Unreadable or invalid files, unsupported dtypes.
 pub fn read_safetensors(path: &Path) -> Result<StateDict, ModelError> {
-    use safetensors::{Dtype, SafeTensors};
     let bytes = std::fs::read(path)
         .map_err(|e| ModelError::Weights(format!("cannot read {}: {e}", path.display())))?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
-        ModelError::Weights(format!(
-            "{} is not a valid safetensors file: {e}",
-            path.display()
-        ))
+    parse_safetensors(&bytes, &path.display().to_string())
+}
+
+/// Parses `.safetensors` bytes into a state_dict; `origin` names them in errors.
+///
+/// # Errors
+/// Invalid bytes, unsupported dtypes.
+pub fn parse_safetensors(bytes: &[u8], origin: &str) -> Result<StateDict, ModelError> {
+    use safetensors::{Dtype, SafeTensors};
+    let st = SafeTensors::deserialize(bytes).map_err(|e| {
+        ModelError::Weights(format!("{origin} is not a valid safetensors file: {e}"))
     })?;
     let mut out = StateDict::new();
     for (name, view) in st.tensors() {
@@ -152,8 +157,7 @@ pub fn read_safetensors(path: &Path) -> Result<StateDict, ModelError> {
             Dtype::I64 => DType::I64,
             other => {
                 return Err(ModelError::Weights(format!(
-                    "{}: tensor `{name}` has unsupported dtype {other:?}",
-                    path.display()
+                    "{origin}: tensor `{name}` has unsupported dtype {other:?}"
                 )));
             }
         };
@@ -199,9 +203,25 @@ pub fn strip_prefix(dict: StateDict, prefix: &str) -> StateDict {
 /// # Errors
 /// I/O failures.
 pub fn write_safetensors(dict: &StateDict, path: &Path) -> Result<(), ModelError> {
-    use safetensors::tensor::TensorView;
     let io =
         |e: std::io::Error| ModelError::Weights(format!("cannot write {}: {e}", path.display()));
+    let bytes = safetensors_bytes(dict)?;
+    let tmp = path.with_extension("safetensors.tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// A state_dict as `.safetensors` bytes: float64 as stored, every other float as float32.
+///
+/// # Errors
+/// Tensors whose bytes do not fit their shapes.
+pub fn safetensors_bytes(dict: &StateDict) -> Result<Vec<u8>, ModelError> {
+    use safetensors::tensor::TensorView;
     let mut buffers = Vec::new();
     for (name, data) in dict {
         let (dtype, bytes) = match data.dtype {
@@ -218,16 +238,7 @@ pub fn write_safetensors(dict: &StateDict, path: &Path) -> Result<(), ModelError
         .map(|(n, dt, shape, b)| TensorView::new(*dt, shape.clone(), b).map(|v| (n.clone(), v)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ModelError::Weights(e.to_string()))?;
-    let bytes =
-        safetensors::serialize(views, None).map_err(|e| ModelError::Weights(e.to_string()))?;
-    let tmp = path.with_extension("safetensors.tmp");
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&bytes).map_err(io)?;
-        f.sync_all().map_err(io)?;
-    }
-    std::fs::rename(&tmp, path).map_err(io)
+    safetensors::serialize(views, None).map_err(|e| ModelError::Weights(e.to_string()))
 }
 
 /// Replaces every parameter of `model` by its gradient in `grads` (zeros where it has none),

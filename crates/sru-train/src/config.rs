@@ -1,0 +1,222 @@
+//! What a run is: the model, the data, the optimisation recipe (spec §3.3) and the
+//! bookkeeping (evaluation, checkpoints). Saved as `config.toml` in every run folder and inside
+//! every checkpoint, so a run can always be resumed or re-evaluated as it was trained.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sru_model::LmConfig;
+
+use crate::error::TrainError;
+
+/// The optimizer of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Liu et al.'s RAdam with decoupled weight decay, as the official scripts use.
+    Radam,
+    /// Adam with decoupled weight decay (Loshchilov & Hutter).
+    Adamw,
+}
+
+/// The float type the model computes in. The loss, the optimizer state and an f32 master
+/// copy of every parameter stay in f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// float32 everywhere.
+    F32,
+    /// float16 activations and weights (GPU), with dynamic loss scaling.
+    F16,
+    /// bfloat16 activations and weights (GPU).
+    Bf16,
+}
+
+/// How the linear warmup counts (spec §3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WarmupStyle {
+    /// `lr · (n + 1) / W` (enwik8 and Billion Word scripts).
+    Enwik8,
+    /// `lr · n / W` (WikiText-103 script: the first update has lr 0).
+    Wt103,
+}
+
+/// Everything that defines a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The preset the model came from, if any (informational).
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// The language model.
+    pub model: LmConfig,
+    /// The prepared token cache (`cargo xtask data prepare`).
+    pub data: PathBuf,
+    /// Streams per device (the official `--batch_size`, per GPU).
+    pub batch_size: usize,
+    /// Segment length of truncated back-propagation (`--unroll_size`).
+    pub unroll: usize,
+    /// Number of updates (`--max_iter`); the cosine reaches 0 here.
+    pub steps: u64,
+    /// Linear warmup updates.
+    pub warmup_steps: u64,
+    /// How warmup counts.
+    pub warmup_style: WarmupStyle,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Decoupled weight decay.
+    pub weight_decay: f64,
+    /// The optimizer.
+    pub optimizer: OptimizerKind,
+    /// Adam β1.
+    pub beta1: f64,
+    /// Adam β2.
+    pub beta2: f64,
+    /// Adam ε.
+    pub eps: f64,
+    /// Clip the global gradient norm to this (0: no clipping).
+    pub clip_grad: f64,
+    /// Segments whose gradients are summed into one update (`--update_param_freq`).
+    pub accumulate: usize,
+    /// Compute precision.
+    pub precision: Precision,
+    /// Seed of initialisation and dropout.
+    pub seed: u64,
+    /// Number of devices (data parallel; the global batch is `batch_size × devices`).
+    pub devices: usize,
+    /// Validate every this many updates (0: only at the end).
+    pub eval_every: u64,
+    /// Segment and memory length of evaluation (`--eval_unroll_size`).
+    pub eval_unroll: usize,
+    /// Streams in periodic validation (`--eval_batch_size`).
+    pub eval_batch_size: usize,
+    /// Periodic validation reads at most this many tokens (`None`: the whole split).
+    pub eval_max_tokens: Option<u64>,
+    /// Streams in the final evaluation of valid and test (the official scripts use 1).
+    pub final_eval_batch_size: usize,
+    /// Evaluate valid and test in full when the run finishes.
+    pub final_eval: bool,
+    /// Write a checkpoint every this many updates (0: only at the end and on interruption).
+    pub checkpoint_every: u64,
+    /// Checkpoints kept besides the best one.
+    pub keep_last: usize,
+    /// Log a training metrics line every this many updates.
+    pub log_every: u64,
+    /// Testing aid: make the loss of this update NaN (checks the non-finite stop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inject_nan_at_step: Option<u64>,
+}
+
+impl TrainConfig {
+    /// The official recipe around `model` (RAdam, lr 3e-4, wd 0.1, warmup 16000, 400k
+    /// updates, clip 1, batch 4 × unroll 1024 per device, eval unroll 3072).
+    pub fn official(model: LmConfig, data: PathBuf) -> TrainConfig {
+        TrainConfig {
+            preset: None,
+            model,
+            data,
+            batch_size: 4,
+            unroll: 1024,
+            steps: 400_000,
+            warmup_steps: 16_000,
+            warmup_style: WarmupStyle::Enwik8,
+            lr: 3e-4,
+            weight_decay: 0.1,
+            optimizer: OptimizerKind::Radam,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            clip_grad: 1.0,
+            accumulate: 1,
+            precision: Precision::F32,
+            seed: 1234,
+            devices: 1,
+            eval_every: 8000,
+            eval_unroll: 3072,
+            eval_batch_size: 16,
+            eval_max_tokens: None,
+            final_eval_batch_size: 1,
+            final_eval: true,
+            checkpoint_every: 8000,
+            keep_last: 3,
+            log_every: 100,
+            inject_nan_at_step: None,
+        }
+    }
+
+    /// Tokens consumed by one update over all devices.
+    pub fn tokens_per_step(&self) -> u64 {
+        (self.batch_size * self.unroll * self.accumulate * self.devices) as u64
+    }
+
+    /// Checks that the settings make sense together.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming the first bad setting.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |m: String| Err(TrainError::Config(m));
+        self.model
+            .validate()
+            .map_err(|e| TrainError::Config(e.to_string()))?;
+        for (name, v) in [
+            ("batch_size", self.batch_size),
+            ("unroll", self.unroll),
+            ("accumulate", self.accumulate),
+            ("devices", self.devices),
+            ("eval_unroll", self.eval_unroll),
+            ("eval_batch_size", self.eval_batch_size),
+            ("final_eval_batch_size", self.final_eval_batch_size),
+        ] {
+            if v == 0 {
+                return bad(format!("{name} must be at least 1"));
+            }
+        }
+        if self.steps == 0 {
+            return bad("steps must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(format!("lr must be a positive number, got {}", self.lr));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad(format!("weight_decay must be ≥ 0, got {}", self.weight_decay));
+        }
+        for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return bad(format!("{name} must lie in [0, 1), got {b}"));
+            }
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return bad(format!("eps must be positive, got {}", self.eps));
+        }
+        if !(self.clip_grad.is_finite() && self.clip_grad >= 0.0) {
+            return bad(format!("clip_grad must be ≥ 0, got {}", self.clip_grad));
+        }
+        if self.warmup_steps > self.steps {
+            return bad(format!(
+                "warmup_steps ({}) exceeds steps ({})",
+                self.warmup_steps, self.steps
+            ));
+        }
+        if self.keep_last == 0 {
+            return bad("keep_last must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Reads a TOML config.
+    ///
+    /// # Errors
+    /// A missing file, bad TOML, unknown or missing keys.
+    pub fn load(path: &Path) -> Result<TrainConfig, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
+        toml::from_str(&text)
+            .map_err(|e| TrainError::Config(format!("{}: {}", path.display(), e.message())))
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> String {
+        // Serialising plain data with string keys cannot fail.
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}

@@ -1,0 +1,70 @@
+//! Errors of sru-train: every failure names what it concerns (file, step, setting).
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Why a training, evaluation or checkpoint operation failed.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    /// The training configuration is inconsistent.
+    #[error("invalid training config: {0}")]
+    Config(String),
+    /// The loss or the gradients stopped being finite.
+    #[error(
+        "training stopped at step {step}: the {what} is {value} (not finite); the last good \
+         checkpoint is left untouched. Lower --lr, check the data, or resume from it."
+    )]
+    NonFinite {
+        /// The update that produced it (1-based).
+        step: u64,
+        /// `loss` or `gradient norm`.
+        what: &'static str,
+        /// The value.
+        value: f64,
+    },
+    /// A checkpoint cannot be read: missing, truncated, corrupt or for another model.
+    #[error("checkpoint {}: {reason}", path.display())]
+    Checkpoint {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// There is nothing to resume from.
+    #[error("no checkpoint to resume from in {}", .0.display())]
+    NoCheckpoint(PathBuf),
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The model refused its configuration or inputs.
+    #[error(transparent)]
+    Model(#[from] sru_model::ModelError),
+    /// The corpus could not be read.
+    #[error(transparent)]
+    Data(#[from] sru_data::DataError),
+    /// Devices could not exchange gradients.
+    #[error("data-parallel training: {0}")]
+    Collective(String),
+}
+
+impl TrainError {
+    /// An I/O error about `path`.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> TrainError {
+        let path = path.into();
+        move |source| TrainError::Io { path, source }
+    }
+
+    /// A checkpoint error about `path`.
+    pub fn checkpoint(path: impl Into<PathBuf>, reason: impl Into<String>) -> TrainError {
+        TrainError::Checkpoint {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Evaluation (spec §3.2): the ordered stream of a split in segments of `eval_unroll`, the
+//! recurrent state and attention memory carried across segments, the evaluation mask (a
+//! sliding window of `eval_unroll + 1` positions), dropout off. Returns the mean NLL per token.
+
+use std::time::Instant;
+
+use burn::tensor::ElementConversion;
+use burn::tensor::DType;
+use sru_data::{OrderedStream, Split, StreamSpec, TokenCache};
+use sru_kernel::RecurrenceBackend;
+use sru_model::{LanguageModel, SruppState};
+
+use crate::error::TrainError;
+
+/// How to evaluate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvalSpec {
+    /// The split.
+    pub split: Split,
+    /// Streams.
+    pub batch: usize,
+    /// Segment and memory length.
+    pub unroll: usize,
+    /// Stop after this many tokens (`None`: the whole split).
+    pub max_tokens: Option<u64>,
+}
+
+/// The result of an evaluation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvalResult {
+    /// Mean negative log-likelihood per token (nats).
+    pub loss: f64,
+    /// Tokens scored.
+    pub tokens: u64,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// Tokens an evaluation under `spec` will score.
+///
+/// # Errors
+/// A split too small for the batch.
+pub fn planned_tokens(cache: &TokenCache, spec: &EvalSpec) -> Result<u64, TrainError> {
+    let stream = OrderedStream::new(cache, spec.split, StreamSpec::new(spec.batch, spec.unroll))?;
+    let all = stream.tokens_per_pass();
+    Ok(spec.max_tokens.map_or(all, |m| m.min(all)))
+}
+
+/// Scores `spec.split` of `cache` with `model` (an inference model: no autodiff, no dropout).
+/// `progress(done, total)` is called after every segment.
+///
+/// # Errors
+/// A split too small for the batch; model errors.
+pub fn evaluate<B: RecurrenceBackend>(
+    model: &LanguageModel<B>,
+    cache: &TokenCache,
+    spec: &EvalSpec,
+    device: &B::Device,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<EvalResult, TrainError> {
+    let t0 = Instant::now();
+    let stream = OrderedStream::new(cache, spec.split, StreamSpec::new(spec.batch, spec.unroll))?;
+    let total = planned_tokens(cache, spec)?;
+    let mut state: Option<SruppState<B>> = None;
+    let (mut nll, mut tokens) = (0.0f64, 0u64);
+    for batch in stream.iter() {
+        if tokens >= total {
+            break;
+        }
+        let (x, y) = batch.to_tensors::<B>(device);
+        let out = model.forward_hidden(x, state.take(), Some(spec.unroll))?;
+        let seg = model
+            .token_nll(out.hidden, y)
+            .sum()
+            .cast(DType::F32)
+            .into_scalar()
+            .elem::<f32>();
+        nll += f64::from(seg);
+        tokens += (batch.len * batch.batch) as u64;
+        state = Some(out.state);
+        progress(tokens.min(total), total);
+    }
+    Ok(EvalResult {
+        loss: nll / tokens.max(1) as f64,
+        tokens,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}

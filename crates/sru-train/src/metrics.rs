@@ -1,0 +1,110 @@
+//! Metrics of a run: one JSON object per line in `metrics.jsonl`, for training windows and
+//! evaluations alike, with the loss in nats and as BPC and perplexity.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sru_model::{bits_per_character, perplexity};
+
+use crate::error::TrainError;
+
+/// The metrics file of a run folder.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricLine {
+    /// Completed updates.
+    pub step: u64,
+    /// `train`, `valid` or `test`.
+    pub split: String,
+    /// Mean negative log-likelihood per token (nats).
+    pub loss: f64,
+    /// Bits per token (BPC for byte corpora).
+    pub bpc: f64,
+    /// Perplexity.
+    pub ppl: f64,
+    /// Tokens the value was measured on.
+    pub tokens: u64,
+    /// Learning rate of the last update (training lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// Global gradient norm before clipping, averaged over the window (training lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_norm: Option<f64>,
+    /// Training throughput over the window (training lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_s: Option<f64>,
+    /// Training seconds so far (over all resumed sessions).
+    pub elapsed_s: f64,
+}
+
+impl MetricLine {
+    /// A line for `loss` on `split` after `step` updates.
+    pub fn new(step: u64, split: &str, loss: f64, tokens: u64, elapsed_s: f64) -> MetricLine {
+        MetricLine {
+            step,
+            split: split.to_string(),
+            loss,
+            bpc: bits_per_character(loss),
+            ppl: perplexity(loss),
+            tokens,
+            lr: None,
+            grad_norm: None,
+            tokens_per_s: None,
+            elapsed_s,
+        }
+    }
+}
+
+/// Appends `line` to the metrics file of `run_dir`.
+///
+/// # Errors
+/// I/O failures.
+pub fn append(run_dir: &Path, line: &MetricLine) -> Result<(), TrainError> {
+    let path = run_dir.join(METRICS_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(TrainError::io(&path))?;
+    let mut text = serde_json::to_string(line).unwrap_or_default();
+    text.push('\n');
+    f.write_all(text.as_bytes()).map_err(TrainError::io(&path))
+}
+
+/// Rewrites the metrics file with exactly `lines` (used on resume, so lines written after the
+/// checkpoint by an interrupted process disappear).
+///
+/// # Errors
+/// I/O failures.
+pub fn rewrite(run_dir: &Path, lines: &[MetricLine]) -> Result<(), TrainError> {
+    let path = run_dir.join(METRICS_FILE);
+    let mut text = String::new();
+    for l in lines {
+        text.push_str(&serde_json::to_string(l).unwrap_or_default());
+        text.push('\n');
+    }
+    std::fs::write(&path, text).map_err(TrainError::io(&path))
+}
+
+/// Reads the metrics file of `run_dir` (missing file: no lines).
+///
+/// # Errors
+/// A line that is not a metrics record, naming its number.
+pub fn read(run_dir: &Path) -> Result<Vec<MetricLine>, TrainError> {
+    let path = run_dir.join(METRICS_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(Vec::new());
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| {
+                TrainError::Config(format!("{} line {}: {e}", path.display(), i + 1))
+            })
+        })
+        .collect()
+}

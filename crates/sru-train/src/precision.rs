@@ -1,0 +1,88 @@
+//! The precision policy: the model's parameters (and so its activations) in f32, f16 or
+//! bf16; the loss, the optimizer moments and an f32 master copy of the weights always in f32
+//! (see [`crate::adam`]). f16 gradients are protected from underflow by dynamic loss scaling
+//! as PyTorch's `GradScaler`: the loss is multiplied by S before backward, gradients divided
+//! by S before clipping; a non-finite gradient skips the update and halves S, and S doubles
+//! after 2000 updates without overflow.
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Precision;
+
+impl Precision {
+    /// The dtype of parameters and activations.
+    pub fn dtype(self) -> DType {
+        match self {
+            Precision::F32 => DType::F32,
+            Precision::F16 => DType::F16,
+            Precision::Bf16 => DType::BF16,
+        }
+    }
+}
+
+/// Casts every float parameter of `module` to `dtype`, keeping parameter ids and whether
+/// they require gradients.
+pub fn cast_params<B: Backend, M: Module<B>>(module: M, dtype: DType) -> M {
+    struct Cast(DType);
+    impl<B: Backend> ModuleMapper<B> for Cast {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+            let dtype = self.0;
+            param.map(|t| {
+                if t.dtype() == dtype {
+                    return t;
+                }
+                let grad = t.is_require_grad();
+                let t = t.cast(dtype).detach();
+                if grad { t.require_grad() } else { t }
+            })
+        }
+    }
+    module.map(&mut Cast(dtype))
+}
+
+/// Dynamic loss scale (f16 only; 1 otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LossScale {
+    /// Current scale S.
+    pub scale: f64,
+    /// Updates since the last overflow.
+    pub good_steps: u64,
+    /// Whether the scale adapts (f16).
+    pub dynamic: bool,
+}
+
+/// Updates without overflow before the scale doubles.
+const GROWTH_INTERVAL: u64 = 2000;
+
+impl LossScale {
+    /// The policy's initial scale: 2^16 for f16, 1 otherwise.
+    pub fn for_precision(p: Precision) -> LossScale {
+        let dynamic = p == Precision::F16;
+        LossScale {
+            scale: if dynamic { 65536.0 } else { 1.0 },
+            good_steps: 0,
+            dynamic,
+        }
+    }
+
+    /// Records whether the last gradients were finite; returns whether to apply the update.
+    pub fn update(&mut self, finite: bool) -> bool {
+        if !self.dynamic {
+            return finite;
+        }
+        if finite {
+            self.good_steps += 1;
+            if self.good_steps >= GROWTH_INTERVAL {
+                self.scale *= 2.0;
+                self.good_steps = 0;
+            }
+        } else {
+            self.scale = (self.scale / 2.0).max(1.0);
+            self.good_steps = 0;
+        }
+        finite
+    }
+}

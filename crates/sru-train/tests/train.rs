@@ -1,0 +1,166 @@
+//! The training loop end to end on the CPU: exact resume, the non-finite stop, damaged
+//! checkpoints, and two devices against one.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::{Autodiff, Flex};
+use common::{scratch, tiny_config};
+use sru_train::checkpoint::{self, MODEL_FILE};
+use sru_train::{
+    CHECKPOINTS_DIR, Event, RunOptions, TrainConfig, TrainError, Which, flat_params,
+    load_trained, train,
+};
+
+type B = Autodiff<Flex>;
+
+/// Trains; returns the per-update losses reported and the outcome.
+fn run(
+    config: &TrainConfig,
+    dir: &std::path::Path,
+    resume: bool,
+    stop_after: Option<u64>,
+) -> (Vec<(u64, f64)>, Result<sru_train::Summary, TrainError>) {
+    let stop = AtomicBool::new(false);
+    let opts = RunOptions {
+        run_dir: dir.to_path_buf(),
+        resume,
+        stop: &stop,
+    };
+    let mut losses = Vec::new();
+    let devices = vec![Default::default(); config.devices];
+    let out = train::<B>(config, &devices, &opts, &mut |e| {
+        if let Event::Step { step, loss, .. } = e {
+            losses.push((step, loss));
+            if Some(step) == stop_after {
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    });
+    (losses, out)
+}
+
+fn params(dir: &std::path::Path) -> Vec<f32> {
+    let t = load_trained::<Flex>(dir, Which::Latest, &Default::default()).expect("load");
+    flat_params(&t.model).expect("params")
+}
+
+#[test]
+fn interrupted_and_resumed_run_equals_uninterrupted_run() {
+    let config = tiny_config(10);
+    let a = scratch("straight");
+    let (la, ra) = run(&config, &a, false, None);
+    let ra = ra.expect("straight run");
+    assert_eq!(ra.step, 10);
+    assert!(!ra.interrupted);
+
+    // Stop requested during update 4: update 5 completes, is saved, and the run returns.
+    let b = scratch("resumed");
+    let (lb1, rb1) = run(&config, &b, false, Some(4));
+    let rb1 = rb1.expect("first half");
+    assert!(rb1.interrupted);
+    assert_eq!(rb1.step, 5);
+    let (lb2, rb2) = run(&config, &b, true, None);
+    assert_eq!(rb2.expect("second half").step, 10);
+
+    let lb: Vec<_> = lb1.into_iter().chain(lb2).collect();
+    assert_eq!(la, lb, "losses of every update are identical");
+    assert_eq!(params(&a), params(&b), "final weights are identical");
+    // The metrics file of the resumed run equals the straight one (same lines, same values),
+    // apart from wall-clock fields.
+    let strip = |d: &std::path::Path| {
+        sru_train::metrics::read(d)
+            .expect("metrics")
+            .into_iter()
+            .map(|m| (m.step, m.split, m.loss.to_bits(), m.tokens))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&a), strip(&b));
+    // Keep-last-2 plus the best: never more than 3 checkpoints.
+    assert!(checkpoint::list(&a.join(CHECKPOINTS_DIR)).len() <= 3);
+}
+
+#[test]
+fn non_finite_loss_stops_and_keeps_the_last_good_checkpoint() {
+    let mut config = tiny_config(10);
+    config.inject_nan_at_step = Some(6);
+    let dir = scratch("nan");
+    let (_, out) = run(&config, &dir, false, None);
+    let err = out.expect_err("NaN must stop the run");
+    match &err {
+        TrainError::NonFinite { step, what, .. } => {
+            assert_eq!((*step, *what), (6, "loss"));
+        }
+        other => panic!("unexpected error {other}"),
+    }
+    assert!(err.to_string().contains("not finite"), "{err}");
+    let root = dir.join(CHECKPOINTS_DIR);
+    let latest = checkpoint::latest(&root).expect("checkpoint of step 4");
+    assert!(latest.ends_with(checkpoint::folder_name(4)));
+    checkpoint::read(&latest).expect("the last good checkpoint loads");
+    // Resuming with the fault removed continues from step 4.
+    config.inject_nan_at_step = None;
+    let (losses, out) = run(&config, &dir, true, None);
+    assert_eq!(out.expect("resumed").step, 10);
+    assert_eq!(losses[0].0, 5);
+}
+
+#[test]
+fn damaged_or_foreign_checkpoints_are_reported_not_loaded() {
+    let config = tiny_config(4);
+    let dir = scratch("damaged");
+    run(&config, &dir, false, None).1.expect("run");
+    let latest = checkpoint::latest(&dir.join(CHECKPOINTS_DIR)).expect("checkpoint");
+
+    // Another model config.
+    let mut other = config.clone();
+    other.model.n_d = 32;
+    let err = run(&other, &dir, true, None).1.expect_err("foreign");
+    assert!(err.to_string().contains("different model"), "{err}");
+
+    // A new run into a folder with checkpoints is refused (nothing is overwritten).
+    let err = run(&config, &dir, false, None).1.expect_err("occupied");
+    assert!(err.to_string().contains("already holds checkpoints"), "{err}");
+
+    // Truncated weights: named in the error, for training and for inference alike.
+    let f = latest.join(MODEL_FILE);
+    let bytes = std::fs::read(&f).expect("weights");
+    std::fs::write(&f, &bytes[..bytes.len() / 2]).expect("truncate");
+    let err = run(&config, &dir, true, None).1.expect_err("truncated");
+    let msg = err.to_string();
+    assert!(msg.contains("model.safetensors") && msg.contains("truncated"), "{msg}");
+    let err = load_trained::<Flex>(&dir, Which::Latest, &Default::default())
+        .expect_err("truncated");
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+}
+
+#[test]
+fn two_devices_match_one_device_with_the_same_global_batch() {
+    let mut one = tiny_config(4);
+    one.model.dropout = 0.0;
+    one.model.attn_dropout = 0.0;
+    one.eval_every = 0;
+    one.checkpoint_every = 0;
+    let mut two = one.clone();
+    two.devices = 2;
+    two.batch_size = one.batch_size / 2;
+    let (d1, d2) = (scratch("dev1"), scratch("dev2"));
+    let (l1, r1) = run(&one, &d1, false, None);
+    let (l2, r2) = run(&two, &d2, false, None);
+    r1.expect("one device");
+    r2.expect("two devices");
+    for ((s1, a), (s2, b)) in l1.iter().zip(&l2) {
+        assert_eq!(s1, s2);
+        assert!((a - b).abs() < 1e-4 * a.abs().max(1.0), "step {s1}: {a} vs {b}");
+    }
+    let (p1, p2) = (params(&d1), params(&d2));
+    let worst = p1
+        .iter()
+        .zip(&p2)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "largest weight difference {worst}");
+    // The runs did train: weights moved away from the initialisation by more than that.
+    assert!(p1.iter().any(|v| v.abs() > 1e-3));
+}

@@ -1,0 +1,99 @@
+//! `curves.png`: training and validation bits per token (or perplexity, for word-level
+//! runs) against the update, drawn from the run's `metrics.jsonl` with plotters.
+
+use std::path::Path;
+
+use anyhow::{Result, anyhow};
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+
+/// The plot's file name in a run folder.
+pub const CURVES_FILE: &str = "curves.png";
+
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
+fn ensure_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // The bundled font is valid TrueType; registration cannot fail on it.
+        let _ = register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// Draws `run_dir/curves.png` (nothing when no metric was logged yet).
+///
+/// # Errors
+/// Unreadable metrics, drawing or encoding failures.
+pub fn curves(run_dir: &Path) -> Result<()> {
+    let lines = sru_train::metrics::read(run_dir)?;
+    if lines.is_empty() {
+        return Ok(());
+    }
+    ensure_font();
+    let config = sru_train::TrainConfig::load(&run_dir.join(sru_train::CONFIG_FILE)).ok();
+    let words = config.is_some_and(|c| c.model.vocab_size > 1024);
+    let (label, value): (&str, fn(&sru_train::MetricLine) -> f64) = if words {
+        ("perplexity", |m| m.ppl)
+    } else {
+        ("bits per token", |m| m.bpc)
+    };
+    let series = |split: &str| -> Vec<(f64, f64)> {
+        lines
+            .iter()
+            .filter(|m| m.split == split)
+            .map(|m| (m.step as f64, value(m)))
+            .collect()
+    };
+    let train = series("train");
+    let valid = series("valid");
+    let all: Vec<&(f64, f64)> = train.iter().chain(&valid).collect();
+    let max_x = all.iter().map(|p| p.0).fold(1.0, f64::max);
+    let min_y = all.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let max_y = all.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let pad = ((max_y - min_y) * 0.05).max(0.01);
+
+    let path = run_dir.join(CURVES_FILE);
+    let root = BitMapBackend::new(&path, (900, 560)).into_drawing_area();
+    let err = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let title = format!(
+        "{} — {label}",
+        run_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    );
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..max_x * 1.02, (min_y - pad)..(max_y + pad))
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("update")
+        .y_desc(label)
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (name, data, color) in [("train", &train, BLUE), ("valid", &valid, RED)] {
+        if data.is_empty() {
+            continue;
+        }
+        chart
+            .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
+            .map_err(|e| err(&e))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart
+            .draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
+            .map_err(|e| err(&e))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}

@@ -1,0 +1,364 @@
+//! `cargo xtask train`: trains an SRU++ language model. With no arguments, the `small`
+//! preset on the bundled Wikipedia excerpt on the CPU (a few minutes on 2 cores); with
+//! `--preset enwik8-base --data <enwik8> --backend cuda` the paper's recipe.
+//!
+//! Writes `runs/<name>/`: `config.toml`, `checkpoints/`, `metrics.jsonl`, `curves.png`.
+//! Ctrl-C (SIGINT) or SIGTERM finishes the current update, saves a checkpoint and exits 0;
+//! `--resume <run>` continues it exactly where it stopped.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use sru_data::{Split, TokenCache};
+use sru_model::{LanguageModel, preset};
+use sru_train::{Precision, RunOptions, Summary, TrainConfig, train};
+
+use crate::backend::{BackendJob, BackendKind, dispatch};
+use crate::corpus;
+use crate::plot;
+use crate::progress::Renderer;
+
+/// Compute precision on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// float32.
+    F32,
+    /// float16 weights and activations, f32 master weights, dynamic loss scaling (GPU).
+    F16,
+    /// bfloat16 weights and activations, f32 master weights (GPU).
+    Bf16,
+}
+
+/// Train a model (defaults: `small` preset, bundled excerpt, CPU).
+#[derive(Debug, Args)]
+pub struct Train {
+    /// Model preset (see `cargo xtask params --preset`): small, tiny, enwik8-base, ….
+    #[arg(long, default_value = "small")]
+    preset: String,
+    /// A full training config in TOML (as written into every run's `config.toml`);
+    /// replaces the preset. Flags below still override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A prepared corpus folder, or a raw byte corpus (e.g. enwik8) to prepare on first use.
+    /// Default: the bundled Wikipedia excerpt.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Backend.
+    #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
+    backend: BackendKind,
+    /// Devices for data-parallel training (the global batch is batch-size × devices).
+    #[arg(long)]
+    devices: Option<usize>,
+    /// Updates (the cosine schedule ends here).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Streams per device.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Segment length of truncated back-propagation.
+    #[arg(long)]
+    unroll: Option<usize>,
+    /// Peak learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Warmup updates (capped at --steps).
+    #[arg(long)]
+    warmup: Option<u64>,
+    /// Validate (and checkpoint) every N updates.
+    #[arg(long)]
+    eval_every: Option<u64>,
+    /// Segments per update (gradient accumulation).
+    #[arg(long)]
+    accumulate: Option<usize>,
+    /// Compute precision (f16/bf16 on GPU backends).
+    #[arg(long, value_enum)]
+    precision: Option<PrecisionArg>,
+    /// Seed of initialisation and dropout.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run folder (default: runs/<preset>, or runs/<preset>-2, … when taken).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in this folder from its latest checkpoint.
+    #[arg(long, conflicts_with_all = ["preset", "config", "out"])]
+    resume: Option<PathBuf>,
+    /// Skip the final full evaluation of valid and test.
+    #[arg(long)]
+    no_final_eval: bool,
+}
+
+/// The recipe for the CPU-sized presets: a short warmup + cosine that learns visibly in a
+/// few minutes; the paper's presets get the official recipe (spec §3.3-3.4).
+fn preset_config(name: &str, data: PathBuf) -> Result<TrainConfig> {
+    let model = preset(name)?;
+    let mut c = TrainConfig::official(model, data);
+    c.preset = Some(name.to_string());
+    match name {
+        "small" | "tiny" => {
+            c.batch_size = 16;
+            c.unroll = 128;
+            c.steps = 600;
+            c.warmup_steps = 50;
+            c.lr = 3e-3;
+            c.weight_decay = 0.01;
+            c.eval_every = 100;
+            c.eval_unroll = 256;
+            c.eval_batch_size = 16;
+            c.eval_max_tokens = Some(65_536);
+            c.final_eval_batch_size = 16;
+            c.checkpoint_every = 100;
+            c.log_every = 20;
+        }
+        "enwik8-large" => {
+            c.batch_size = 8;
+            c.lr = 4e-4;
+        }
+        "wt103-base" | "wt103-large" | "wt103-large-k5" => {
+            c.batch_size = 8;
+            c.unroll = if name == "wt103-base" { 768 } else { 1024 };
+            c.eval_unroll = 2560;
+            c.warmup_style = sru_train::WarmupStyle::Wt103;
+        }
+        "bwb-base" | "bwb-large" => {
+            c.batch_size = if name == "bwb-base" { 128 } else { 192 };
+            c.unroll = 64;
+            c.eval_unroll = 96;
+            c.eval_batch_size = 8;
+            c.lr = 2e-4;
+            c.steps = 800_000;
+        }
+        _ => {}
+    }
+    Ok(c)
+}
+
+fn free_run_dir(preset: &str) -> PathBuf {
+    let base = corpus::repo_root().join("runs");
+    let mut dir = base.join(preset);
+    let mut n = 2;
+    while dir.exists() {
+        dir = base.join(format!("{preset}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+impl Train {
+    /// The run's config and folder.
+    fn plan(&self) -> Result<(TrainConfig, PathBuf, bool)> {
+        if let Some(run) = &self.resume {
+            let path = run.join(sru_train::CONFIG_FILE);
+            let mut c = TrainConfig::load(&path)
+                .with_context(|| format!("{} is not a run folder to resume", run.display()))?;
+            for (flag, given) in [
+                ("--data", self.data.is_some()),
+                ("--batch-size", self.batch_size.is_some()),
+                ("--unroll", self.unroll.is_some()),
+                ("--lr", self.lr.is_some()),
+                ("--warmup", self.warmup.is_some()),
+                ("--accumulate", self.accumulate.is_some()),
+                ("--precision", self.precision.is_some()),
+                ("--seed", self.seed.is_some()),
+            ] {
+                if given {
+                    bail!("{flag} cannot change when resuming (the run continues as configured)");
+                }
+            }
+            if let Some(s) = self.steps {
+                c.steps = s; // extend (or shorten) the run; the schedule follows
+            }
+            if let Some(d) = self.devices {
+                c.devices = d;
+            }
+            if let Some(e) = self.eval_every {
+                c.eval_every = e;
+            }
+            if self.no_final_eval {
+                c.final_eval = false;
+            }
+            return Ok((c, run.clone(), true));
+        }
+        let data = corpus::resolve(self.data.as_deref())?;
+        let mut c = match &self.config {
+            Some(path) => {
+                let mut c = TrainConfig::load(path)?;
+                if self.data.is_some() {
+                    c.data = data;
+                }
+                c
+            }
+            None => preset_config(&self.preset, data)?,
+        };
+        let cache = TokenCache::open(&c.data)?;
+        if c.model.adaptive.is_none() {
+            // Byte and small-vocabulary corpora: the output layer is as large as the
+            // vocabulary, as the official scripts size it.
+            c.model.vocab_size = cache.vocab().len();
+        }
+        if let Some(v) = self.devices {
+            c.devices = v;
+        }
+        if let Some(v) = self.steps {
+            c.steps = v;
+            c.warmup_steps = c.warmup_steps.min(v);
+            c.eval_every = c.eval_every.min(v);
+            c.checkpoint_every = c.checkpoint_every.min(v);
+        }
+        if let Some(v) = self.batch_size {
+            c.batch_size = v;
+        }
+        if let Some(v) = self.unroll {
+            c.unroll = v;
+        }
+        if let Some(v) = self.lr {
+            c.lr = v;
+        }
+        if let Some(v) = self.warmup {
+            c.warmup_steps = v.min(c.steps);
+        }
+        if let Some(v) = self.eval_every {
+            c.eval_every = v;
+        }
+        if let Some(v) = self.accumulate {
+            c.accumulate = v;
+        }
+        if let Some(v) = self.precision {
+            c.precision = match v {
+                PrecisionArg::F32 => Precision::F32,
+                PrecisionArg::F16 => Precision::F16,
+                PrecisionArg::Bf16 => Precision::Bf16,
+            };
+        }
+        if let Some(v) = self.seed {
+            c.seed = v;
+        }
+        if self.no_final_eval {
+            c.final_eval = false;
+        }
+        let name = c.preset.clone().unwrap_or_else(|| "run".into());
+        let out = self.out.clone().unwrap_or_else(|| free_run_dir(&name));
+        Ok((c, out, false))
+    }
+
+    pub fn run(self) -> Result<()> {
+        let (config, run_dir, resume) = self.plan()?;
+        if config.precision != Precision::F32 && self.backend == BackendKind::Cpu {
+            bail!("--precision f16/bf16 needs a GPU backend (--backend wgpu or cuda); the CPU trains in f32");
+        }
+        config.validate()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // A second signal while the first is being handled ends the process at once.
+            signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
+            signal_hook::flag::register(sig, Arc::clone(&stop))?;
+        }
+        let cache = TokenCache::open(&config.data)?;
+        let unigram = cache.unigram_entropy(Split::Train);
+        eprintln!(
+            "run {}  ·  {} on {} ({} device{})",
+            run_dir.display(),
+            config.preset.as_deref().unwrap_or("custom model"),
+            format!("{:?}", self.backend).to_lowercase(),
+            config.devices,
+            if config.devices == 1 { "" } else { "s" }
+        );
+        eprintln!(
+            "data {}  ·  vocabulary {}  ·  train {} tokens  ·  unigram entropy {:.3} bits/token",
+            config.data.display(),
+            cache.vocab().len(),
+            cache.len(Split::Train),
+            unigram
+        );
+        drop(cache);
+        let job = TrainJob {
+            config: config.clone(),
+            run_dir: run_dir.clone(),
+            resume,
+            stop: Arc::clone(&stop),
+        };
+        let result = dispatch(self.backend, config.devices, job);
+        // The plot reflects whatever was logged, also after an interruption or an error.
+        if let Err(e) = plot::curves(&run_dir) {
+            eprintln!("warning: could not draw the curves: {e:#}");
+        }
+        let summary = result?;
+        report(&config, &run_dir, &summary, unigram);
+        Ok(())
+    }
+}
+
+struct TrainJob {
+    config: TrainConfig,
+    run_dir: PathBuf,
+    resume: bool,
+    stop: Arc<AtomicBool>,
+}
+
+impl BackendJob for TrainJob {
+    type Output = Summary;
+    fn run<B>(self, devices: Vec<B::Device>) -> Result<Summary>
+    where
+        B: sru_kernel::RecurrenceAutodiffBackend,
+        B::InnerBackend: sru_kernel::RecurrenceBackend,
+        LanguageModel<B>: Send,
+    {
+        let opts = RunOptions {
+            run_dir: self.run_dir,
+            resume: self.resume,
+            stop: &self.stop,
+        };
+        let mut renderer = Renderer::new(&self.config);
+        let out = train::<B>(&self.config, &devices, &opts, &mut |e| renderer.event(&e));
+        renderer.finish();
+        Ok(out?)
+    }
+}
+
+fn report(config: &TrainConfig, run_dir: &Path, s: &Summary, unigram: f64) {
+    let bits = |loss: f64| sru_model::bits_per_character(loss);
+    eprintln!();
+    if s.interrupted {
+        eprintln!(
+            "interrupted after update {}; continue with: cargo xtask train --resume {}",
+            s.step,
+            run_dir.display()
+        );
+    } else {
+        eprintln!("finished {} updates", s.step);
+    }
+    if s.train_seconds > 0.0 {
+        eprintln!(
+            "training time {:.1} s, {:.0} tokens/s",
+            s.train_seconds,
+            s.train_tokens as f64 / s.train_seconds
+        );
+    }
+    if let Some((step, loss)) = s.best {
+        eprintln!("best valid (periodic): {:.4} bits/token at update {step}", bits(loss));
+    }
+    for (name, r) in [("valid", s.final_valid), ("test", s.final_test)] {
+        if let Some(r) = r {
+            eprintln!(
+                "final {name}: loss {:.4}  ·  {:.4} bits/token  ·  perplexity {:.2}  ({} tokens, {:.1} s)",
+                r.loss,
+                bits(r.loss),
+                r.loss.exp(),
+                r.tokens,
+                r.seconds
+            );
+        }
+    }
+    eprintln!("unigram entropy of the training data: {unigram:.4} bits/token");
+    if let Some(p) = &s.last_checkpoint {
+        eprintln!("last checkpoint: {}", p.display());
+    }
+    eprintln!(
+        "metrics: {}  ·  curves: {}",
+        run_dir.join(sru_train::metrics::METRICS_FILE).display(),
+        run_dir.join(plot::CURVES_FILE).display()
+    );
+    let _ = config;
+}

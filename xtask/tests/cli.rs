@@ -1,0 +1,179 @@
+//! The command line end to end, as a user runs it: training on the bundled corpus, clean
+//! stops on SIGINT, resuming after SIGKILL, and train/eval/generate on WGPU.
+#![allow(clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sru_train::checkpoint;
+use sru_train::metrics::{self, MetricLine};
+
+fn xtask() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+    c
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sru-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn ok(out: Output, what: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\n{stderr}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+fn valid_lines(run: &Path) -> Vec<MetricLine> {
+    metrics::read(run)
+        .expect("metrics")
+        .into_iter()
+        .filter(|m| m.split == "valid")
+        .collect()
+}
+
+/// Waits until `cond` holds (or panics after `limit`).
+fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !cond() {
+        assert!(t.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+/// The README's first command, shortened with `--steps`: valid BPC falls and the run folder
+/// holds the config, checkpoints, metrics and the plot.
+#[test]
+fn default_training_shortened_learns_and_writes_its_files() {
+    let run = scratch("default");
+    let err = ok(
+        xtask()
+            .args(["train", "--steps", "40", "--eval-every", "20", "--no-final-eval", "--out"])
+            .arg(&run)
+            .output()
+            .expect("spawn"),
+        "train",
+    );
+    assert!(err.contains("unigram entropy"), "{err}");
+    let v = valid_lines(&run);
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert!(v[1].bpc < v[0].bpc - 0.05, "valid BPC must fall: {v:?}");
+    for f in ["config.toml", "metrics.jsonl", "curves.png"] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let png = std::fs::read(run.join("curves.png")).expect("png");
+    assert_eq!(&png[1..4], b"PNG");
+    assert_eq!(checkpoint::list(&run.join("checkpoints")).len(), 2);
+    let _ = std::fs::remove_dir_all(&run);
+}
+
+#[test]
+fn sigint_saves_a_checkpoint_and_exits_cleanly() {
+    let run = scratch("sigint");
+    let child = xtask()
+        .args(["train", "--preset", "tiny", "--steps", "100000", "--eval-every", "0", "--out"])
+        .arg(&run)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for(Duration::from_secs(300), "training to start", || {
+        metrics::read(&run).is_ok_and(|m| !m.is_empty())
+    });
+    signal(&child, "-INT");
+    let err = ok(child.wait_with_output().expect("wait"), "interrupted train");
+    assert!(err.contains("stop requested"), "{err}");
+    assert!(err.contains("--resume"), "the user is told how to continue: {err}");
+    let latest = checkpoint::latest(&run.join("checkpoints")).expect("a checkpoint");
+    checkpoint::read(&latest).expect("it loads");
+    let _ = std::fs::remove_dir_all(&run);
+}
+
+#[test]
+fn a_killed_run_resumes_from_its_last_checkpoint() {
+    let run = scratch("sigkill");
+    let mut child = xtask()
+        .args(["train", "--preset", "tiny", "--steps", "100000", "--eval-every", "2", "--out"])
+        .arg(&run)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let root = run.join("checkpoints");
+    wait_for(Duration::from_secs(300), "two checkpoints", || {
+        checkpoint::list(&root).len() >= 2
+    });
+    signal(&child, "-KILL");
+    let _ = child.wait();
+    let (step, dir) = checkpoint::list(&root).pop().expect("checkpoint");
+    checkpoint::read(&dir).expect("the last checkpoint is complete");
+    let target = step + 2;
+    let err = ok(
+        xtask()
+            .args(["train", "--no-final-eval", "--steps", &target.to_string(), "--resume"])
+            .arg(&run)
+            .output()
+            .expect("spawn"),
+        "resume",
+    );
+    assert!(err.contains("resuming from"), "{err}");
+    assert!(err.contains(&format!("finished {target} updates")), "{err}");
+    let _ = std::fs::remove_dir_all(&run);
+}
+
+#[test]
+fn train_eval_and_generate_on_wgpu() {
+    let run = scratch("wgpu");
+    ok(
+        xtask()
+            .args([
+                "train", "--preset", "tiny", "--backend", "wgpu", "--steps", "4", "--eval-every", "2",
+                "--no-final-eval", "--out",
+            ])
+            .arg(&run)
+            .output()
+            .expect("spawn"),
+        "train on wgpu",
+    );
+    assert_eq!(valid_lines(&run).len(), 2);
+    let out = xtask()
+        .args(["eval", "--backend", "wgpu", "--split", "valid", "--max-tokens", "2000", "--run"])
+        .arg(&run)
+        .output()
+        .expect("spawn");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    ok(out, "eval on wgpu");
+    assert!(text.starts_with("valid: loss "), "{text}");
+    let out = xtask()
+        .args([
+            "generate", "--backend", "wgpu", "--prompt", "The ", "--max-tokens", "30", "--seed", "3",
+            "--run",
+        ])
+        .arg(&run)
+        .output()
+        .expect("spawn");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    ok(out, "generate on wgpu");
+    assert!(text.starts_with("The ") && text.len() > 10, "{text:?}");
+    // Errors are clear: a missing run, a prompt the vocabulary cannot encode.
+    let out = xtask().args(["eval", "--run", "/nonexistent/run"]).output().expect("spawn");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no checkpoint"));
+    let _ = std::fs::remove_dir_all(&run);
+}
