@@ -100,7 +100,9 @@ pub fn dispatch<J: BackendJob>(kind: BackendKind, count: usize, job: J) -> Resul
             use burn::backend::cuda::CudaDevice;
             let available = sru_kernel::device::cuda_device_count()?;
             if count > available {
-                bail!("--devices {count} asked for, but this machine has {available} CUDA device(s)");
+                bail!(
+                    "--devices {count} asked for, but this machine has {available} CUDA device(s)"
+                );
             }
             job.run::<Autodiff<burn::backend::Cuda>>((0..count).map(CudaDevice::new).collect())
         }

@@ -50,7 +50,11 @@ pub fn resolve(data: Option<&Path>) -> Result<PathBuf> {
     } else {
         SplitPlan::ratios([0.9, 0.05, 0.05])?
     };
-    eprintln!("preparing {} as a byte corpus into {} …", input.display(), out.display());
+    eprintln!(
+        "preparing {} as a byte corpus into {} …",
+        input.display(),
+        out.display()
+    );
     let t = Instant::now();
     // Prepared beside the target and renamed into place, so concurrent runs never read a
     // half-written cache.

@@ -57,7 +57,13 @@ impl Rng {
 }
 
 /// Picks the next token from log-probabilities.
-fn sample(log_probs: &[f32], temperature: f64, top_k: Option<usize>, top_p: Option<f64>, rng: &mut Rng) -> usize {
+fn sample(
+    log_probs: &[f32],
+    temperature: f64,
+    top_k: Option<usize>,
+    top_p: Option<f64>,
+    rng: &mut Rng,
+) -> usize {
     let mut order: Vec<usize> = (0..log_probs.len()).collect();
     order.sort_by(|&a, &b| log_probs[b].total_cmp(&log_probs[a]));
     if temperature <= 0.0 {
@@ -97,7 +103,11 @@ fn sample(log_probs: &[f32], temperature: f64, top_k: Option<usize>, top_p: Opti
 
 /// Text in, ids out, and ids back to text as they stream.
 enum Codec {
-    Bytes { table: [u32; 256], symbols: Vec<u8>, pending: Vec<u8> },
+    Bytes {
+        table: [u32; 256],
+        symbols: Vec<u8>,
+        pending: Vec<u8>,
+    },
     Words(Vocab),
     Subword(Subword),
 }
@@ -110,7 +120,9 @@ impl Codec {
                 for &b in text.as_bytes() {
                     let id = table[b as usize];
                     if id == u32::MAX {
-                        bail!("the prompt has byte {b:#04x}, which the training corpus never contained");
+                        bail!(
+                            "the prompt has byte {b:#04x}, which the training corpus never contained"
+                        );
                     }
                     ids.push(id);
                 }
@@ -125,7 +137,9 @@ impl Codec {
                 text.split_whitespace()
                     .map(|w| {
                         index.get(w).copied().or(unk).ok_or_else(|| {
-                            anyhow::anyhow!("the word {w:?} is not in the vocabulary (and it has no <unk>)")
+                            anyhow::anyhow!(
+                                "the word {w:?} is not in the vocabulary (and it has no <unk>)"
+                            )
                         })
                     })
                     .collect::<Result<_>>()?
@@ -137,7 +151,9 @@ impl Codec {
     /// The printable text after one more id (bytes wait until they form UTF-8).
     fn push(&mut self, id: u32) -> String {
         match self {
-            Codec::Bytes { symbols, pending, .. } => {
+            Codec::Bytes {
+                symbols, pending, ..
+            } => {
                 pending.extend(symbols.get(id as usize).copied());
                 match std::str::from_utf8(pending) {
                     Ok(s) => {
@@ -195,7 +211,9 @@ impl BackendJob for Generate {
                 pending: Vec::new(),
             },
             v @ Vocab::Words { .. } => Codec::Words(v.clone()),
-            Vocab::Subword { .. } => Codec::Subword(Subword::load(&trained.config.data.join(TOKENIZER_FILE))?),
+            Vocab::Subword { .. } => {
+                Codec::Subword(Subword::load(&trained.config.data.join(TOKENIZER_FILE))?)
+            }
         };
         let prompt = codec.encode(&self.prompt)?;
         eprintln!(

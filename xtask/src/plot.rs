@@ -58,7 +58,9 @@ pub fn curves(run_dir: &Path) -> Result<()> {
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let title = format!(
         "{} — {label}",
-        run_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        run_dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
     );
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
@@ -82,7 +84,9 @@ pub fn curves(run_dir: &Path) -> Result<()> {
             .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
             .map_err(|e| err(&e))?
             .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
         chart
             .draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
             .map_err(|e| err(&e))?;

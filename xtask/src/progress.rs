@@ -49,7 +49,10 @@ impl Renderer {
                 resumed_from,
             } => {
                 if let Some(p) = resumed_from {
-                    self.line(&format!("resuming from {} (update {start_step})", p.display()));
+                    self.line(&format!(
+                        "resuming from {} (update {start_step})",
+                        p.display()
+                    ));
                 }
                 self.line(&format!(
                     "model {params} parameters  ·  {tokens_per_step} tokens per update  ·  {steps} updates"
@@ -69,7 +72,11 @@ impl Renderer {
                 self.bar.set_message(format!(
                     "loss {loss:.3}  bpc {:.3}  {tokens_per_s:.0} tok/s{}",
                     bits_per_character(*loss),
-                    if *skipped { "  (skipped: f16 overflow)" } else { "" }
+                    if *skipped {
+                        "  (skipped: f16 overflow)"
+                    } else {
+                        ""
+                    }
                 ));
             }
             Event::Logged(m) => {

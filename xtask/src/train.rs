@@ -168,7 +168,9 @@ impl Train {
                 }
             }
             if let Some(s) = self.steps {
-                c.steps = s; // extend (or shorten) the run; the schedule follows
+                // Extend (or shorten) the run: the cosine then ends at the new total.
+                c.steps = s;
+                c.warmup_steps = c.warmup_steps.min(s);
             }
             if let Some(d) = self.devices {
                 c.devices = d;
@@ -246,7 +248,9 @@ impl Train {
     pub fn run(self) -> Result<()> {
         let (config, run_dir, resume) = self.plan()?;
         if config.precision != Precision::F32 && self.backend == BackendKind::Cpu {
-            bail!("--precision f16/bf16 needs a GPU backend (--backend wgpu or cuda); the CPU trains in f32");
+            bail!(
+                "--precision f16/bf16 needs a GPU backend (--backend wgpu or cuda); the CPU trains in f32"
+            );
         }
         config.validate()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -337,7 +341,10 @@ fn report(config: &TrainConfig, run_dir: &Path, s: &Summary, unigram: f64) {
         );
     }
     if let Some((step, loss)) = s.best {
-        eprintln!("best valid (periodic): {:.4} bits/token at update {step}", bits(loss));
+        eprintln!(
+            "best valid (periodic): {:.4} bits/token at update {step}",
+            bits(loss)
+        );
     }
     for (name, r) in [("valid", s.final_valid), ("test", s.final_test)] {
         if let Some(r) = r {

@@ -64,7 +64,15 @@ fn default_training_shortened_learns_and_writes_its_files() {
     let run = scratch("default");
     let err = ok(
         xtask()
-            .args(["train", "--steps", "40", "--eval-every", "20", "--no-final-eval", "--out"])
+            .args([
+                "train",
+                "--steps",
+                "40",
+                "--eval-every",
+                "20",
+                "--no-final-eval",
+                "--out",
+            ])
             .arg(&run)
             .output()
             .expect("spawn"),
@@ -87,7 +95,16 @@ fn default_training_shortened_learns_and_writes_its_files() {
 fn sigint_saves_a_checkpoint_and_exits_cleanly() {
     let run = scratch("sigint");
     let child = xtask()
-        .args(["train", "--preset", "tiny", "--steps", "100000", "--eval-every", "0", "--out"])
+        .args([
+            "train",
+            "--preset",
+            "tiny",
+            "--steps",
+            "100000",
+            "--eval-every",
+            "0",
+            "--out",
+        ])
         .arg(&run)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -99,7 +116,10 @@ fn sigint_saves_a_checkpoint_and_exits_cleanly() {
     signal(&child, "-INT");
     let err = ok(child.wait_with_output().expect("wait"), "interrupted train");
     assert!(err.contains("stop requested"), "{err}");
-    assert!(err.contains("--resume"), "the user is told how to continue: {err}");
+    assert!(
+        err.contains("--resume"),
+        "the user is told how to continue: {err}"
+    );
     let latest = checkpoint::latest(&run.join("checkpoints")).expect("a checkpoint");
     checkpoint::read(&latest).expect("it loads");
     let _ = std::fs::remove_dir_all(&run);
@@ -109,7 +129,16 @@ fn sigint_saves_a_checkpoint_and_exits_cleanly() {
 fn a_killed_run_resumes_from_its_last_checkpoint() {
     let run = scratch("sigkill");
     let mut child = xtask()
-        .args(["train", "--preset", "tiny", "--steps", "100000", "--eval-every", "2", "--out"])
+        .args([
+            "train",
+            "--preset",
+            "tiny",
+            "--steps",
+            "100000",
+            "--eval-every",
+            "2",
+            "--out",
+        ])
         .arg(&run)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -126,7 +155,13 @@ fn a_killed_run_resumes_from_its_last_checkpoint() {
     let target = step + 2;
     let err = ok(
         xtask()
-            .args(["train", "--no-final-eval", "--steps", &target.to_string(), "--resume"])
+            .args([
+                "train",
+                "--no-final-eval",
+                "--steps",
+                &target.to_string(),
+                "--resume",
+            ])
             .arg(&run)
             .output()
             .expect("spawn"),
@@ -143,8 +178,17 @@ fn train_eval_and_generate_on_wgpu() {
     ok(
         xtask()
             .args([
-                "train", "--preset", "tiny", "--backend", "wgpu", "--steps", "4", "--eval-every", "2",
-                "--no-final-eval", "--out",
+                "train",
+                "--preset",
+                "tiny",
+                "--backend",
+                "wgpu",
+                "--steps",
+                "4",
+                "--eval-every",
+                "2",
+                "--no-final-eval",
+                "--out",
             ])
             .arg(&run)
             .output()
@@ -153,7 +197,16 @@ fn train_eval_and_generate_on_wgpu() {
     );
     assert_eq!(valid_lines(&run).len(), 2);
     let out = xtask()
-        .args(["eval", "--backend", "wgpu", "--split", "valid", "--max-tokens", "2000", "--run"])
+        .args([
+            "eval",
+            "--backend",
+            "wgpu",
+            "--split",
+            "valid",
+            "--max-tokens",
+            "2000",
+            "--run",
+        ])
         .arg(&run)
         .output()
         .expect("spawn");
@@ -162,7 +215,15 @@ fn train_eval_and_generate_on_wgpu() {
     assert!(text.starts_with("valid: loss "), "{text}");
     let out = xtask()
         .args([
-            "generate", "--backend", "wgpu", "--prompt", "The ", "--max-tokens", "30", "--seed", "3",
+            "generate",
+            "--backend",
+            "wgpu",
+            "--prompt",
+            "The ",
+            "--max-tokens",
+            "30",
+            "--seed",
+            "3",
             "--run",
         ])
         .arg(&run)
@@ -172,8 +233,57 @@ fn train_eval_and_generate_on_wgpu() {
     ok(out, "generate on wgpu");
     assert!(text.starts_with("The ") && text.len() > 10, "{text:?}");
     // Errors are clear: a missing run, a prompt the vocabulary cannot encode.
-    let out = xtask().args(["eval", "--run", "/nonexistent/run"]).output().expect("spawn");
+    let out = xtask()
+        .args(["eval", "--run", "/nonexistent/run"])
+        .output()
+        .expect("spawn");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no checkpoint"));
+    let _ = std::fs::remove_dir_all(&run);
+}
+
+/// f16 compute on a GPU backend (lavapipe here): weights and activations in f16, the loss,
+/// moments and master weights in f32, dynamic loss scaling; the loss stays finite and the
+/// checkpoint loads for evaluation. The CPU refuses half precision with a clear message.
+#[test]
+fn half_precision_trains_on_wgpu_and_is_refused_on_cpu() {
+    let run = scratch("f16");
+    ok(
+        xtask()
+            .args([
+                "train",
+                "--preset",
+                "tiny",
+                "--backend",
+                "wgpu",
+                "--precision",
+                "f16",
+                "--steps",
+                "7",
+                "--eval-every",
+                "0",
+                "--no-final-eval",
+                "--out",
+            ])
+            .arg(&run)
+            .output()
+            .expect("spawn"),
+        "f16 train on wgpu",
+    );
+    let m = metrics::read(&run).expect("metrics");
+    let last = m.iter().rfind(|l| l.split == "valid").expect("valid line");
+    assert!(last.loss.is_finite() && last.loss < 5.6, "{m:?}");
+    let train = m.iter().rfind(|l| l.split == "train").expect("train line");
+    assert!(
+        train.grad_norm.is_some_and(|g| g.is_finite() && g > 0.0),
+        "{train:?}"
+    );
+    let out = xtask()
+        .args(["train", "--preset", "tiny", "--precision", "bf16", "--out"])
+        .arg(run.join("cpu"))
+        .output()
+        .expect("spawn");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a GPU backend"));
     let _ = std::fs::remove_dir_all(&run);
 }

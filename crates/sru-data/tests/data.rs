@@ -64,6 +64,22 @@ fn bundled_wikipedia_excerpt_has_the_pinned_figures() {
     let mut head = vec![0u32; 10];
     cache.read(Split::Train, 0, &mut head);
     assert_eq!(cache.vocab().decode(&head), "<mediawiki");
+    // The context-free baseline a trained model must beat (README): 5.19 bits per byte.
+    let h = cache.unigram_entropy(Split::Train);
+    assert!((h - 5.1936).abs() < 1e-4, "unigram entropy {h}");
+}
+
+#[test]
+fn unigram_entropy_is_the_entropy_of_the_token_frequencies() {
+    // Two symbols at 3:1 → H = −(¾ log2 ¾ + ¼ log2 ¼) = 0.811278…
+    let dir = tmp("entropy");
+    let raw = dir.join("text");
+    std::fs::write(&raw, b"aaab".repeat(1000)).unwrap();
+    let out = dir.join("prepared");
+    prepare_bytes(&Source::new(&raw).unwrap(), &out, &ratios(), &mut |_| {}).unwrap();
+    let cache = TokenCache::open(&out).unwrap();
+    let h = cache.unigram_entropy(Split::Train);
+    assert!((h - 0.811_278_124_459_132_8).abs() < 1e-3, "{h}");
 }
 
 #[test]

@@ -229,6 +229,9 @@ mod tests {
         let g = Tensor::<B, 1>::from_data(TensorData::from([0.3f32, -2.0]), &dev);
         let (p, _) = opt.step(0.01, p, g, None);
         let v = p.into_data().to_vec::<f32>().expect("f32");
-        assert!((v[0] - 0.99).abs() < 1e-6 && (v[1] + 0.99).abs() < 1e-6, "{v:?}");
+        assert!(
+            (v[0] - 0.99).abs() < 1e-6 && (v[1] + 0.99).abs() < 1e-6,
+            "{v:?}"
+        );
     }
 }

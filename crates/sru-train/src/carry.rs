@@ -21,12 +21,7 @@ pub fn save<B: Backend>(
     let Some(s) = state else {
         return Ok(());
     };
-    let read = |t: &Tensor<B, 3>| {
-        t.clone()
-            .cast(DType::F32)
-            .into_data()
-            .convert::<f32>()
-    };
+    let read = |t: &Tensor<B, 3>| t.clone().cast(DType::F32).into_data().convert::<f32>();
     dict.insert(format!("rank{rank}.c"), read(&s.c));
     for (i, m) in s.memory.iter().enumerate() {
         dict.insert(format!("rank{rank}.memory.{i}"), read(m));

@@ -183,7 +183,10 @@ impl Loaded {
 pub fn read(dir: &Path) -> Result<Loaded, TrainError> {
     let mpath = dir.join(MANIFEST);
     let text = std::fs::read(&mpath).map_err(|e| {
-        TrainError::checkpoint(&mpath, format!("cannot read the manifest ({e}); incomplete checkpoint?"))
+        TrainError::checkpoint(
+            &mpath,
+            format!("cannot read the manifest ({e}); incomplete checkpoint?"),
+        )
     })?;
     let manifest: Manifest = serde_json::from_slice(&text)
         .map_err(|e| TrainError::checkpoint(&mpath, format!("corrupt manifest: {e}")))?;
@@ -240,27 +243,44 @@ mod tests {
     fn round_trip_prune_and_detect_damage() {
         let root = scratch("rt");
         for step in [10, 20, 30, 40] {
-            write(&root, step, &[("a.bin", vec![step as u8; 100]), ("b", b"xyz".to_vec())])
-                .expect("write");
+            write(
+                &root,
+                step,
+                &[("a.bin", vec![step as u8; 100]), ("b", b"xyz".to_vec())],
+            )
+            .expect("write");
         }
         // A leftover temporary folder of a crashed write is not a checkpoint.
         std::fs::create_dir_all(root.join(".tmp-step-00000050")).expect("mkdir");
-        assert_eq!(list(&root).iter().map(|s| s.0).collect::<Vec<_>>(), [10, 20, 30, 40]);
+        assert_eq!(
+            list(&root).iter().map(|s| s.0).collect::<Vec<_>>(),
+            [10, 20, 30, 40]
+        );
         prune(&root, 2, Some(10)).expect("prune");
-        assert_eq!(list(&root).iter().map(|s| s.0).collect::<Vec<_>>(), [10, 30, 40]);
+        assert_eq!(
+            list(&root).iter().map(|s| s.0).collect::<Vec<_>>(),
+            [10, 30, 40]
+        );
         let dir = latest(&root).expect("latest");
         let ck = read(&dir).expect("read");
         assert_eq!(ck.file("a.bin").expect("a"), &[40u8; 100][..]);
         // Rewriting the same step replaces it.
         write(&root, 40, &[("a.bin", vec![1; 5])]).expect("rewrite");
-        assert_eq!(read(&dir).expect("read").file("a.bin").expect("a"), &[1u8; 5][..]);
+        assert_eq!(
+            read(&dir).expect("read").file("a.bin").expect("a"),
+            &[1u8; 5][..]
+        );
         // Truncation and corruption name the file.
         let f = root.join(folder_name(30)).join("a.bin");
         std::fs::write(&f, [30u8; 50]).expect("truncate");
-        let e = read(&root.join(folder_name(30))).expect_err("truncated").to_string();
+        let e = read(&root.join(folder_name(30)))
+            .expect_err("truncated")
+            .to_string();
         assert!(e.contains("a.bin") && e.contains("truncated"), "{e}");
         std::fs::write(&f, [31u8; 100]).expect("corrupt");
-        let e = read(&root.join(folder_name(30))).expect_err("corrupt").to_string();
+        let e = read(&root.join(folder_name(30)))
+            .expect_err("corrupt")
+            .to_string();
         assert!(e.contains("a.bin") && e.contains("checksum"), "{e}");
         std::fs::remove_dir_all(&root).expect("cleanup");
     }

@@ -179,7 +179,10 @@ impl TrainConfig {
             return bad(format!("lr must be a positive number, got {}", self.lr));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad(format!("weight_decay must be ≥ 0, got {}", self.weight_decay));
+            return bad(format!(
+                "weight_decay must be ≥ 0, got {}",
+                self.weight_decay
+            ));
         }
         for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(0.0..1.0).contains(&b) {

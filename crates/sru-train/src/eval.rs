@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use burn::tensor::ElementConversion;
 use burn::tensor::DType;
+use burn::tensor::ElementConversion;
 use sru_data::{OrderedStream, Split, StreamSpec, TokenCache};
 use sru_kernel::RecurrenceBackend;
 use sru_model::{LanguageModel, SruppState};

@@ -102,9 +102,8 @@ pub fn read(run_dir: &Path) -> Result<Vec<MetricLine>, TrainError> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| {
-                TrainError::Config(format!("{} line {}: {e}", path.display(), i + 1))
-            })
+            serde_json::from_str(l)
+                .map_err(|e| TrainError::Config(format!("{} line {}: {e}", path.display(), i + 1)))
         })
         .collect()
 }

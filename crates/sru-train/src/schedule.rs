@@ -109,8 +109,7 @@ mod tests {
                 );
                 // scheduler.step(): epoch e = n + 1.
                 let e = (n + 1) as f64;
-                group_lr = (1.0 + (pi * e / t).cos()) / (1.0 + (pi * (e - 1.0) / t).cos())
-                    * group_lr;
+                group_lr *= (1.0 + (pi * e / t).cos()) / (1.0 + (pi * (e - 1.0) / t).cos());
             }
         }
     }

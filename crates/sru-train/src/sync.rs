@@ -72,10 +72,8 @@ impl Peer {
             return Ok(values.to_vec());
         }
         let host: Vec<f32> = values.iter().map(|&v| v as f32).collect();
-        let t = Tensor::<B::InnerBackend, 1>::from_data(
-            TensorData::new(host, [values.len()]),
-            device,
-        );
+        let t =
+            Tensor::<B::InnerBackend, 1>::from_data(TensorData::new(host, [values.len()]), device);
         let out = collective::all_reduce::<B::InnerBackend>(
             PeerId::from(self.rank),
             t.into_primitive().tensor(),
@@ -83,7 +81,11 @@ impl Peer {
         )
         .map_err(err)?;
         let out = Tensor::<B::InnerBackend, 1>::from_primitive(TensorPrimitive::Float(out));
-        let v = out.into_data().convert::<f32>().to_vec::<f32>().map_err(err)?;
+        let v = out
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .map_err(err)?;
         Ok(v.into_iter().map(f64::from).collect())
     }
 

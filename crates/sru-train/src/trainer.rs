@@ -6,6 +6,12 @@
 //!
 //! One thread per device. Device 0 (this thread) also evaluates, writes metrics and
 //! checkpoints and reports [`Event`]s; the others only train. The library never prints.
+//!
+//! Reproducibility: the backend's random generator is reseeded before every segment from
+//! (seed, update, segment, device), so dropout masks do not depend on history and a resumed
+//! run draws the same masks. Burn's generators are per process (Flex) or per device, so two
+//! runs in one process at once, or several CPU peers with dropout, interleave their draws
+//! and are not reproducible; one run per process on the CPU is.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -292,7 +298,7 @@ where
         let mut loss_sum = 0.0;
         let model = self.model.take().expect("model present between updates");
         for micro in 0..c.accumulate {
-            if self.cursor.segment % segments == 0 {
+            if self.cursor.segment.is_multiple_of(segments) {
                 self.carry = None; // a new pass over the data starts from a zero state
             }
             B::seed(
@@ -313,7 +319,10 @@ where
                 .backward();
             acc.accumulate(&model, GradientsParams::from_grads(grads, &model));
         }
-        let local = [loss_sum / c.accumulate as f64, f64::from(u8::from(stop_requested))];
+        let local = [
+            loss_sum / c.accumulate as f64,
+            f64::from(u8::from(stop_requested)),
+        ];
         let status = self.peer.sum::<B>(&local, &self.device)?;
         let loss = status[0] / self.peer.world as f64;
         let stop = status[1] > 0.0;
@@ -414,9 +423,13 @@ impl Main<'_> {
         });
         let model = rank.model().valid();
         let on_event = &mut self.on_event;
-        let result = evaluate(&model, &rank.cache, spec, &rank.device, &mut |done, total| {
-            on_event(Event::EvalProgress { done, total })
-        })?;
+        let result = evaluate(
+            &model,
+            &rank.cache,
+            spec,
+            &rank.device,
+            &mut |done, total| on_event(Event::EvalProgress { done, total }),
+        )?;
         (self.on_event)(Event::Evaluated {
             step: rank.step,
             split: spec.split,
@@ -425,20 +438,16 @@ impl Main<'_> {
         Ok(result)
     }
 
-    fn checkpoint<B: RecurrenceAutodiffBackend>(
-        &mut self,
-        rank: &Rank<B>,
-    ) -> Result<(), TrainError>
+    fn checkpoint<B: RecurrenceAutodiffBackend>(&mut self, rank: &Rank<B>) -> Result<(), TrainError>
     where
         B::InnerBackend: RecurrenceBackend,
     {
         let mut carry_dict = StateDict::new();
         carry::save(&mut carry_dict, 0, &rank.carry)?;
         for _ in 1..rank.peer.world {
-            let (_, dict) = self
-                .carry_rx
-                .recv()
-                .map_err(|_| TrainError::Collective("a device stopped before the checkpoint".into()))?;
+            let (_, dict) = self.carry_rx.recv().map_err(|_| {
+                TrainError::Collective("a device stopped before the checkpoint".into())
+            })?;
             carry_dict.extend(dict);
         }
         let model = rank.model();
@@ -509,10 +518,10 @@ where
         let u = rank.update(requested)?;
         let step = rank.step;
         let at_end = step == c.steps;
-        let eval_due = c.eval_every > 0 && step % c.eval_every == 0 || at_end;
+        let eval_due = c.eval_every > 0 && step.is_multiple_of(c.eval_every) || at_end;
         let ckpt_due = u.stop
             || eval_due
-            || (c.checkpoint_every > 0 && step % c.checkpoint_every == 0);
+            || (c.checkpoint_every > 0 && step.is_multiple_of(c.checkpoint_every));
         if let Some(m) = main.as_deref_mut() {
             // The step's time includes its device sync (the loss was read back).
             let dt = t0.elapsed().as_secs_f64();
@@ -530,7 +539,7 @@ where
                 tokens_per_s: tokens_per_step as f64 / dt.max(1e-9),
                 skipped: !u.applied,
             });
-            if step % c.log_every.max(1) == 0 || at_end {
+            if step.is_multiple_of(c.log_every.max(1)) || at_end {
                 let w = std::mem::take(&mut m.window);
                 let n = w.updates.max(1);
                 let mut line = MetricLine::new(
@@ -647,7 +656,8 @@ where
     let mut history = (Vec::new(), None, 0.0, Window::default());
     let mut resumed_from = None;
     if opts.resume {
-        let dir = checkpoint::latest(&ckpt_root).ok_or_else(|| TrainError::NoCheckpoint(ckpt_root.clone()))?;
+        let dir = checkpoint::latest(&ckpt_root)
+            .ok_or_else(|| TrainError::NoCheckpoint(ckpt_root.clone()))?;
         let ck = checkpoint::read(&dir)?;
         let state: LoopState = serde_json::from_slice(ck.file(STATE_FILE)?)
             .map_err(|e| TrainError::checkpoint(dir.join(STATE_FILE), format!("corrupt: {e}")))?;
@@ -669,12 +679,17 @@ where
                 ),
             ));
         }
-        let dict = parse_safetensors(ck.file(MODEL_FILE)?, &dir.join(MODEL_FILE).display().to_string())?;
+        let dict = parse_safetensors(
+            ck.file(MODEL_FILE)?,
+            &dir.join(MODEL_FILE).display().to_string(),
+        )?;
         model = weights::load_state_dict(model, dict, Some(dtype))
             .map_err(|e| TrainError::checkpoint(dir.join(MODEL_FILE), e.to_string()))?;
         let record: OptimRecord<B> = BinBytesRecorder::<FullPrecisionSettings>::default()
             .load(ck.file(OPTIMIZER_FILE)?.to_vec(), &device0)
-            .map_err(|e| TrainError::checkpoint(dir.join(OPTIMIZER_FILE), format!("corrupt: {e:?}")))?;
+            .map_err(|e| {
+                TrainError::checkpoint(dir.join(OPTIMIZER_FILE), format!("corrupt: {e:?}"))
+            })?;
         let order = param_order(&model);
         let record = rekey::<B>(record, &positional(order.len()), &order)
             .map_err(|e| TrainError::checkpoint(dir.join(OPTIMIZER_FILE), e))?;
@@ -683,7 +698,10 @@ where
             step: state.step,
             cursor: state.cursor,
             loss_scale: state.loss_scale,
-            carry: parse_safetensors(ck.file(CARRY_FILE)?, &dir.join(CARRY_FILE).display().to_string())?,
+            carry: parse_safetensors(
+                ck.file(CARRY_FILE)?,
+                &dir.join(CARRY_FILE).display().to_string(),
+            )?,
         };
         metrics::rewrite(run_dir, &state.metrics)?;
         history = (state.metrics, state.best, state.elapsed_s, state.window);
@@ -806,7 +824,13 @@ where
             };
             let r = main.evaluate(&rank, &spec)?;
             let name = format!("final_{}", split.name());
-            main.log(MetricLine::new(rank.step, &name, r.loss, r.tokens, main.elapsed()))?;
+            main.log(MetricLine::new(
+                rank.step,
+                &name,
+                r.loss,
+                r.tokens,
+                main.elapsed(),
+            ))?;
             match split {
                 Split::Valid => final_valid = Some(r),
                 _ => final_test = Some(r),
@@ -861,14 +885,16 @@ pub fn load_trained<B: RecurrenceBackend>(
         path.to_path_buf()
     } else {
         let root = path.join(CHECKPOINTS_DIR);
-        let latest = checkpoint::latest(&root).ok_or_else(|| TrainError::NoCheckpoint(path.to_path_buf()))?;
+        let latest = checkpoint::latest(&root)
+            .ok_or_else(|| TrainError::NoCheckpoint(path.to_path_buf()))?;
         match which {
             Which::Latest => latest,
             Which::Best => {
                 let ck = checkpoint::read(&latest)?;
-                let state: LoopState = serde_json::from_slice(ck.file(STATE_FILE)?).map_err(|e| {
-                    TrainError::checkpoint(latest.join(STATE_FILE), format!("corrupt: {e}"))
-                })?;
+                let state: LoopState =
+                    serde_json::from_slice(ck.file(STATE_FILE)?).map_err(|e| {
+                        TrainError::checkpoint(latest.join(STATE_FILE), format!("corrupt: {e}"))
+                    })?;
                 match state.best {
                     Some(b) if root.join(checkpoint::folder_name(b.step)).is_dir() => {
                         root.join(checkpoint::folder_name(b.step))
@@ -881,7 +907,10 @@ pub fn load_trained<B: RecurrenceBackend>(
     let ck = checkpoint::read(&dir)?;
     let state: LoopState = serde_json::from_slice(ck.file(STATE_FILE)?)
         .map_err(|e| TrainError::checkpoint(dir.join(STATE_FILE), format!("corrupt: {e}")))?;
-    let dict = parse_safetensors(ck.file(MODEL_FILE)?, &dir.join(MODEL_FILE).display().to_string())?;
+    let dict = parse_safetensors(
+        ck.file(MODEL_FILE)?,
+        &dir.join(MODEL_FILE).display().to_string(),
+    )?;
     let model = state.config.model.init::<B>(device)?;
     let model = weights::load_state_dict(model, dict, None)
         .map_err(|e| TrainError::checkpoint(dir.join(MODEL_FILE), e.to_string()))?;

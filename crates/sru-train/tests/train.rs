@@ -9,11 +9,15 @@ use burn::backend::{Autodiff, Flex};
 use common::{scratch, tiny_config};
 use sru_train::checkpoint::{self, MODEL_FILE};
 use sru_train::{
-    CHECKPOINTS_DIR, Event, RunOptions, TrainConfig, TrainError, Which, flat_params,
-    load_trained, train,
+    CHECKPOINTS_DIR, Event, RunOptions, TrainConfig, TrainError, Which, flat_params, load_trained,
+    train,
 };
 
 type B = Autodiff<Flex>;
+
+/// Burn's CPU random generator is one per process: runs in parallel test threads would draw
+/// from it in turn and lose their reproducibility, so the runs here take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Trains; returns the per-update losses reported and the outcome.
 fn run(
@@ -22,6 +26,7 @@ fn run(
     resume: bool,
     stop_after: Option<u64>,
 ) -> (Vec<(u64, f64)>, Result<sru_train::Summary, TrainError>) {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let stop = AtomicBool::new(false);
     let opts = RunOptions {
         run_dir: dir.to_path_buf(),
@@ -121,7 +126,10 @@ fn damaged_or_foreign_checkpoints_are_reported_not_loaded() {
 
     // A new run into a folder with checkpoints is refused (nothing is overwritten).
     let err = run(&config, &dir, false, None).1.expect_err("occupied");
-    assert!(err.to_string().contains("already holds checkpoints"), "{err}");
+    assert!(
+        err.to_string().contains("already holds checkpoints"),
+        "{err}"
+    );
 
     // Truncated weights: named in the error, for training and for inference alike.
     let f = latest.join(MODEL_FILE);
@@ -129,9 +137,12 @@ fn damaged_or_foreign_checkpoints_are_reported_not_loaded() {
     std::fs::write(&f, &bytes[..bytes.len() / 2]).expect("truncate");
     let err = run(&config, &dir, true, None).1.expect_err("truncated");
     let msg = err.to_string();
-    assert!(msg.contains("model.safetensors") && msg.contains("truncated"), "{msg}");
-    let err = load_trained::<Flex>(&dir, Which::Latest, &Default::default())
-        .expect_err("truncated");
+    assert!(
+        msg.contains("model.safetensors") && msg.contains("truncated"),
+        "{msg}"
+    );
+    let err =
+        load_trained::<Flex>(&dir, Which::Latest, &Default::default()).expect_err("truncated");
     assert!(err.to_string().contains("model.safetensors"), "{err}");
 }
 
@@ -152,7 +163,10 @@ fn two_devices_match_one_device_with_the_same_global_batch() {
     r2.expect("two devices");
     for ((s1, a), (s2, b)) in l1.iter().zip(&l2) {
         assert_eq!(s1, s2);
-        assert!((a - b).abs() < 1e-4 * a.abs().max(1.0), "step {s1}: {a} vs {b}");
+        assert!(
+            (a - b).abs() < 1e-4 * a.abs().max(1.0),
+            "step {s1}: {a} vs {b}"
+        );
     }
     let (p1, p2) = (params(&d1), params(&d2));
     let worst = p1

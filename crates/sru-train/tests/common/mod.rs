@@ -42,8 +42,13 @@ pub fn corpus() -> &'static Path {
             vocab: ByteVocab::Full,
             split: SplitPlan::ratios([0.9, 0.05, 0.05]).expect("split"),
         };
-        prepare_bytes(&Source::new(&raw).expect("source"), &out, &opts, &mut |_| {})
-            .expect("prepare");
+        prepare_bytes(
+            &Source::new(&raw).expect("source"),
+            &out,
+            &opts,
+            &mut |_| {},
+        )
+        .expect("prepare");
         out
     })
 }
