@@ -28,7 +28,7 @@ use crate::state::SruppState;
 
 /// A language model's configuration; saved with every checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LmConfig {
     /// Vocabulary size V.
     pub vocab_size: usize,
