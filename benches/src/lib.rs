@@ -3,6 +3,8 @@
 //! criterion benches in this package and `cargo xtask gpu-check` both time these.
 #![deny(missing_docs)]
 
+pub mod lm;
+
 use std::time::{Duration, Instant};
 
 use burn::tensor::{DType, Distribution, Tensor, backend::Backend};

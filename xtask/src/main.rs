@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod backend;
+mod bench;
 mod corpus;
 mod data;
 mod eval;
@@ -35,6 +36,8 @@ struct Cli {
 enum Command {
     /// Train an SRU++ language model (no arguments: `small` on the bundled excerpt, CPU).
     Train(train::Train),
+    /// Benchmarks with stable output (`bench train-step --json`).
+    Bench(bench::Bench),
     /// Score a split with a trained model: loss, bits per token, perplexity.
     Eval(eval::Eval),
     /// Continue a prompt with a trained model, streaming the text.
@@ -53,6 +56,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Train(c) => c.run(),
         Command::Eval(c) => c.run(),
+        Command::Bench(c) => c.run(),
         Command::Generate(c) => c.run(),
         Command::Parity(c) => c.run(),
         Command::GpuCheck(c) => c.run(),

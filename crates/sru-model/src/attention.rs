@@ -11,6 +11,7 @@
 //! `view(L, B·H, hd)`.
 
 use crate::init::{output_projection, xavier_linear};
+use crate::linear::linear_seq;
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::activation::softmax;
@@ -108,12 +109,12 @@ impl<B: Backend> SruppAttention<B> {
         let hd = dp / heads;
         let m = memory.as_ref().map_or(0, |mem| mem.dims()[0]);
         let z = match memory {
-            Some(mem) => self.linear1.forward(Tensor::cat(vec![mem, x], 0)), // (M + L, B, d')
-            None => self.linear1.forward(x),
+            Some(mem) => linear_seq(&self.linear1, Tensor::cat(vec![mem, x], 0)), // (M + L, B, d')
+            None => linear_seq(&self.linear1, x),
         };
         let s_len = m + l;
         let residual = z.clone().slice(s![m..s_len, .., ..]); // (L, B, d')
-        let kv = self.linear2.forward(z); // (S, B, 2d')
+        let kv = linear_seq(&self.linear2, z); // (S, B, 2d')
         let k = kv.clone().slice(s![.., .., 0..dp]);
         let v = kv.slice(s![.., .., dp..2 * dp]);
         let split = |t: Tensor<B, 3>, len: usize| t.reshape([len, b * heads, hd]).swap_dims(0, 1); // (B·H, len, hd)
@@ -151,6 +152,6 @@ impl<B: Backend> SruppAttention<B> {
         if let Some(ln) = &self.layer_norm {
             o = ln.forward(o);
         }
-        self.linear3.forward(self.dropout.forward(o))
+        linear_seq(&self.linear3, self.dropout.forward(o))
     }
 }

@@ -33,6 +33,7 @@ mod cell;
 mod error;
 mod generate;
 mod init;
+mod linear;
 mod lm;
 mod mask;
 mod presets;

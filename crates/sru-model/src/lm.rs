@@ -22,6 +22,7 @@ use sru_kernel::RecurrenceBackend;
 use crate::adaptive::{AdaptiveConfig, AdaptiveInput, AdaptiveSoftmax};
 use crate::attention::AttentionMasks;
 use crate::error::ModelError;
+use crate::linear::linear_seq;
 use crate::mask::attention_mask;
 use crate::srupp::{Srupp, SruppConfig};
 use crate::state::SruppState;
@@ -278,7 +279,7 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
     pub fn log_probs(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         let h = self.drop.forward(hidden);
         match &self.output_layer {
-            OutputLayer::Dense(lin) => log_softmax(to_f32(lin.forward(h)), 2),
+            OutputLayer::Dense(lin) => log_softmax(to_f32(linear_seq(lin, h)), 2),
             OutputLayer::Adaptive(s) => s.log_probs(h),
         }
     }
@@ -289,7 +290,7 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
         match &self.output_layer {
             OutputLayer::Dense(lin) => {
                 let [l, b] = targets.dims();
-                let lp = log_softmax(to_f32(lin.forward(h)), 2); // (L, B, V), f32 or f64
+                let lp = log_softmax(to_f32(linear_seq(lin, h)), 2); // (L, B, V), f32 or f64
                 lp.gather(2, targets.reshape([l, b, 1]))
                     .reshape([l, b])
                     .neg()
