@@ -6,7 +6,7 @@ table of ratios measured in the same run.
     benches/compare/.venv/bin/python benches/compare/compare.py [--quick] [--venv DIR]
 
 Grid (issue #6): d in {512, 1024}, d' = d/4, 4 layers, L in {256, 1024}, B in {4, 16}, bytes.
---quick runs the first point only. Each side runs in its own process, one after the other.
+--quick runs the first point only; --unroll 256 only the points with that L. Each side runs in its own process, one after the other.
 """
 import argparse
 import json
@@ -39,10 +39,13 @@ def main():
     ap.add_argument("--venv", default=os.path.join(HERE, ".venv"))
     ap.add_argument("--xtask", default=os.path.join(ROOT, "target/release/xtask"))
     ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--unroll", type=int, help="only grid points with this L")
     a = ap.parse_args()
     py = os.path.join(a.venv, "bin/python")
     env = dict(os.environ, PATH=os.path.join(a.venv, "bin") + os.pathsep + os.environ["PATH"])
     grid = [(d, L, B) for d in (512, 1024) for L in (256, 1024) for B in (4, 16)]
+    if a.unroll:
+        grid = [g for g in grid if g[1] == a.unroll]
     if a.quick:
         grid = grid[:1]
     rows = []

@@ -172,6 +172,16 @@ impl BackendJob for TrainStepArgs {
         if let Some(e) = failed {
             return Err(e.into());
         }
+        // The backend's own matrix-multiply rate, the ceiling of the projections.
+        let sgemm = {
+            use burn::tensor::{Distribution, Tensor};
+            let n = 1024;
+            let a = Tensor::<B::InnerBackend, 2>::random([n, n], Distribution::Default, device);
+            let t = median_time(1, 5, || {
+                let _ = a.clone().matmul(a.clone()).into_data();
+            });
+            2.0 * (n * n * n) as f64 / t.as_secs_f64() / 1e9
+        };
         let tokens = shape.tokens() as f64;
         let train_tps = tokens / t_train.as_secs_f64();
         let infer_tps = tokens / t_infer.as_secs_f64();
@@ -186,6 +196,10 @@ impl BackendJob for TrainStepArgs {
             gflops,
             t_infer.as_secs_f64() * 1e3,
             infer_tps
+        );
+        eprintln!(
+            "backend sgemm 1024³: {sgemm:.1} GFLOP/s; the training step reaches {:.0}% of it",
+            100.0 * gflops / sgemm
         );
         if let Some(r) = rss_train {
             eprintln!(
@@ -206,6 +220,7 @@ impl BackendJob for TrainStepArgs {
                     "train_step_ms": t_train.as_secs_f64() * 1e3,
                     "infer_step_ms": t_infer.as_secs_f64() * 1e3,
                     "train_gflops": gflops,
+                    "backend_sgemm_gflops": sgemm,
                     "peak_rss_bytes": rss_train,
                 })
             );

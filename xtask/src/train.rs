@@ -100,16 +100,16 @@ fn preset_config(name: &str, data: PathBuf) -> Result<TrainConfig> {
         "small" | "tiny" => {
             c.batch_size = 16;
             c.unroll = 128;
-            c.steps = 600;
+            c.steps = 1000;
             c.warmup_steps = 50;
             c.lr = 3e-3;
             c.weight_decay = 0.01;
-            c.eval_every = 100;
+            c.eval_every = 200;
             c.eval_unroll = 256;
             c.eval_batch_size = 16;
             c.eval_max_tokens = Some(65_536);
             c.final_eval_batch_size = 16;
-            c.checkpoint_every = 100;
+            c.checkpoint_every = 200;
             c.log_every = 20;
         }
         "enwik8-large" => {
