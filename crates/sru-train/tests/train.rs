@@ -178,3 +178,62 @@ fn two_devices_match_one_device_with_the_same_global_batch() {
     // The runs did train: weights moved away from the initialisation by more than that.
     assert!(p1.iter().any(|v| v.abs() > 1e-3));
 }
+
+/// The word-level model (adaptive input and softmax with tied tables and projections, as
+/// WikiText-103) through the same loop: it trains, and a resumed run equals a straight one.
+#[test]
+fn word_level_adaptive_model_trains_and_resumes_exactly() {
+    use sru_data::{WordFormat, WordOptions, prepare_words};
+    use sru_model::AdaptiveConfig;
+    let dir = scratch("words");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut text = String::new();
+    for f in ["README.md", "ARCHITECTURE.md", "datasets/README.md"] {
+        text.push_str(&std::fs::read_to_string(root.join(f)).expect("text"));
+    }
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let raw = dir.join("raw");
+    std::fs::create_dir_all(&raw).expect("dir");
+    let all = lines.join("\n");
+    std::fs::write(raw.join("ptb.train.txt"), &all).expect("train");
+    // valid/test reuse train sentences, so every word is in the vocabulary.
+    let head = lines[..lines.len() / 4].join("\n");
+    std::fs::write(raw.join("ptb.valid.txt"), &head).expect("valid");
+    std::fs::write(raw.join("ptb.test.txt"), &head).expect("test");
+    let data = dir.join("prepared");
+    let info = prepare_words(&raw, &data, &WordOptions::new(WordFormat::Ptb), &mut |_| {})
+        .expect("prepare");
+    assert!(info.vocab_size > 300, "vocabulary {}", info.vocab_size);
+
+    let mut config = tiny_config(6);
+    config.data = data;
+    config.model = sru_model::LmConfig {
+        vocab_size: info.vocab_size,
+        n_d: 32,
+        n_proj: 8,
+        depth: 2,
+        adaptive: Some(AdaptiveConfig {
+            cutoffs: vec![50, 200],
+            div_val: 2,
+            n_e: 32,
+            tie_projections: true,
+        }),
+        ..Default::default()
+    };
+    config.batch_size = 2;
+    config.unroll = 16;
+    config.eval_every = 3;
+    config.checkpoint_every = 3;
+    let (a, b) = (dir.join("straight"), dir.join("resumed"));
+    let (la, ra) = run(&config, &a, false, None);
+    ra.expect("word-level run");
+    assert!(la.iter().all(|(_, l)| l.is_finite()));
+    assert!(la[0].1 > 5.0, "starts near ln V: {la:?}");
+    let (lb1, rb1) = run(&config, &b, false, Some(2));
+    assert!(rb1.expect("first part").interrupted);
+    let (lb2, rb2) = run(&config, &b, true, None);
+    rb2.expect("resumed part");
+    let lb: Vec<_> = lb1.into_iter().chain(lb2).collect();
+    assert_eq!(la, lb);
+    assert_eq!(params(&a), params(&b));
+}
