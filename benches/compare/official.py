@@ -48,13 +48,20 @@ def mask(mem_len, L, M, same_length):
     return (m * -10000.0)[mem_len:mem_len + L, :mem_len + L]
 
 
+def sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def median_time(fn, warmup, iters):
     for _ in range(warmup):
         fn()
+    sync()
     ts = []
     for _ in range(iters):
         t = time.perf_counter()
         fn()
+        sync()
         ts.append(time.perf_counter() - t)
     return statistics.median(ts)
 
@@ -64,24 +71,27 @@ def main():
     for k, v in [("d", 512), ("proj", 128), ("layers", 4), ("unroll", 256), ("batch", 4),
                  ("vocab", 256), ("warmup", 2), ("iters", 5)]:
         ap.add_argument("--" + k, type=int, default=v)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--lm-only", action="store_true", help="skip the recurrence and ceilings")
     a = ap.parse_args()
+    dev = torch.device(a.device)
     torch.set_num_threads(os.cpu_count() or 1)
     torch.manual_seed(1234)
     L, B, d = a.unroll, a.batch, a.d
-    x = torch.randint(0, a.vocab, (L, B))
-    y = torch.randint(0, a.vocab, (L, B))
+    x = torch.randint(0, a.vocab, (L, B), device=dev)
+    y = torch.randint(0, a.vocab, (L, B), device=dev)
     out = {"d": d, "proj": a.proj, "layers": a.layers, "unroll": L, "batch": B,
            "torch": torch.__version__, "threads": torch.get_num_threads()}
 
-    model = Model(a.vocab, d, a.proj, a.layers)
+    model = Model(a.vocab, d, a.proj, a.layers).to(dev)
     out["params"] = sum(p.numel() for p in model.parameters())
     opt = torch.optim.RAdam(model.parameters(), lr=3e-4, weight_decay=0.1,
                             decoupled_weight_decay=True)
-    state = {"h": torch.zeros(a.layers, B, d), "m": [None] * a.layers}
+    state = {"h": torch.zeros(a.layers, B, d, device=dev), "m": [None] * a.layers}
 
     def train_step():
         mem_len = 0 if state["m"][0] is None else state["m"][0].size(0)
-        loss, h, m = model(x, y, state["h"], state["m"], mask(mem_len, L, L, False))
+        loss, h, m = model(x, y, state["h"], state["m"], mask(mem_len, L, L, False).to(dev))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -93,17 +103,20 @@ def main():
     out["train_tokens_per_s"] = L * B / t
 
     model.eval()
-    state = {"h": torch.zeros(a.layers, B, d), "m": [None] * a.layers}
+    state = {"h": torch.zeros(a.layers, B, d, device=dev), "m": [None] * a.layers}
 
     def infer_step():
         with torch.no_grad():
             mem_len = 0 if state["m"][0] is None else state["m"][0].size(0)
-            _, h, m = model(x, y, state["h"], state["m"], mask(mem_len, L, L, True))
+            _, h, m = model(x, y, state["h"], state["m"], mask(mem_len, L, L, True).to(dev))
             state["h"], state["m"] = h, m
 
     t = median_time(infer_step, a.warmup, a.iters)
     out["infer_step_ms"] = t * 1e3
     out["infer_tokens_per_s"] = L * B / t
+    if a.lm_only:
+        print(json.dumps(out))
+        return
 
     # The bare recurrence (k = 3, skip term): the C++ CPU forward, and the Python loop with
     # autograd that the official code trains with on the CPU.

@@ -7,10 +7,11 @@
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{GradientsParams, Optimizer};
-use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use burn::tensor::{DType, ElementConversion, Int, Tensor, TensorData};
 use sru_kernel::{RecurrenceAutodiffBackend, RecurrenceBackend};
 use sru_model::{LanguageModel, LmConfig, SruppState};
 use sru_train::adam::{Adam, AdamConfig};
+use sru_train::precision::cast_params;
 
 /// The size of a byte-level LM workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,8 +110,21 @@ impl<B: RecurrenceAutodiffBackend> TrainStep<B> {
     /// # Errors
     /// An invalid shape.
     pub fn new(shape: &LmShape, device: &B::Device) -> Result<Self, sru_model::ModelError> {
+        Self::with_dtype(shape, device, DType::F32)
+    }
+
+    /// Builds the model with parameters (and so activations) in `dtype`; the loss, the
+    /// optimizer moments and master weights stay in f32 (sru-train's precision policy).
+    ///
+    /// # Errors
+    /// An invalid shape.
+    pub fn with_dtype(
+        shape: &LmShape,
+        device: &B::Device,
+        dtype: DType,
+    ) -> Result<Self, sru_model::ModelError> {
         B::seed(device, 1234);
-        let model = shape.config().init::<B>(device)?;
+        let model = cast_params(shape.config().init::<B>(device)?, dtype);
         let optim = AdamConfig {
             beta1: 0.9,
             beta2: 0.999,

@@ -1,6 +1,8 @@
 //! `cargo xtask gpu-check`: one command for a machine with an NVIDIA GPU. Runs the kernel's
 //! parity fixtures and random-input checks on CUDA (f32, then f16 and bf16 storage), then the
-//! bandwidth benchmark against a device-to-device copy, and prints a table at the end.
+//! bandwidth benchmark against a device-to-device copy, then the enwik8-base training step
+//! (f32, bf16, f16) and, where Python with torch and the official `sru` is installed, the
+//! official SRU++ on the same GPU; prints a table at the end.
 //! Meant to run from a release binary built elsewhere (`CUDARC_CUDA_VERSION` set to the
 //! target's CUDA) and copied over with the repository's `fixtures/`.
 
@@ -18,6 +20,9 @@ pub struct GpuCheck {
     /// Skip the benchmark (checks only).
     #[arg(long)]
     no_bench: bool,
+    /// Python with torch and sru==3.0.0.dev6 for the official side (skipped when absent).
+    #[arg(long, default_value = "python3")]
+    python: String,
 }
 
 impl GpuCheck {
@@ -29,7 +34,7 @@ impl GpuCheck {
         }
         #[cfg(not(feature = "cuda"))]
         {
-            let _ = (&self.fixtures, self.no_bench);
+            let _ = (&self.fixtures, self.no_bench, &self.python);
             anyhow::bail!(
                 "gpu-check needs CUDA support: build with `cargo build --release -p xtask --features cuda`"
             )
@@ -55,6 +60,98 @@ mod cuda {
     use super::GpuCheck;
 
     type Raw = CubeBackend<CudaRuntime, f32, i32, u8>;
+
+    fn train_steps(cmd: &GpuCheck, dev: &CudaDevice, rows: &mut Vec<(String, String)>) {
+        use sru_benches::lm::{InferStep, LmShape, TrainStep};
+        let shape = LmShape {
+            d: 3072,
+            proj: 768,
+            layers: 10,
+            unroll: 1024,
+            batch: 4,
+            vocab: 205,
+        };
+        for (dtype, label) in [
+            (DType::F32, "f32"),
+            (DType::BF16, "bf16"),
+            (DType::F16, "f16"),
+        ] {
+            let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(f64, f64)> {
+                let mut step = TrainStep::<Autodiff<Cuda>>::with_dtype(&shape, dev, dtype)?;
+                let mut err = None;
+                let t = median_time(2, 5, || {
+                    if let Err(e) = step.step() {
+                        err = Some(e);
+                    }
+                });
+                drop(step);
+                let mut infer = InferStep::<Cuda>::new(&shape, dev)?;
+                let ti = median_time(2, 5, || {
+                    if let Err(e) = infer.step() {
+                        err = Some(e);
+                    }
+                });
+                if let Some(e) = err {
+                    return Err(e.into());
+                }
+                Ok((t.as_secs_f64(), ti.as_secs_f64()))
+            }));
+            let text = match outcome {
+                Ok(Ok((t, ti))) => format!(
+                    "train {:.0} tokens/s ({:.1} ms/step) | infer (f32) {:.0} tokens/s",
+                    shape.tokens() as f64 / t,
+                    t * 1e3,
+                    shape.tokens() as f64 / ti
+                ),
+                Ok(Err(e)) => format!("error: {e:#}"),
+                Err(_) => "panicked (see message above)".into(),
+            };
+            rows.push((format!("train-step enwik8-base {label}"), text));
+        }
+        // The official code on the same GPU, where it is installed.
+        let script = std::path::Path::new("benches/compare/official.py");
+        let out = std::process::Command::new(&cmd.python)
+            .arg(script)
+            .args([
+                "--device", "cuda", "--d", "3072", "--proj", "768", "--layers", "10",
+            ])
+            .args([
+                "--unroll",
+                "1024",
+                "--batch",
+                "4",
+                "--vocab",
+                "205",
+                "--lm-only",
+            ])
+            .output();
+        let text = match out {
+            Ok(o) if o.status.success() => {
+                let text = String::from_utf8_lossy(&o.stdout).into_owned();
+                match text
+                    .lines()
+                    .last()
+                    .map(serde_json::from_str::<serde_json::Value>)
+                {
+                    Some(Ok(v)) => format!(
+                        "train {:.0} tokens/s | infer {:.0} tokens/s",
+                        v["train_tokens_per_s"].as_f64().unwrap_or(f64::NAN),
+                        v["infer_tokens_per_s"].as_f64().unwrap_or(f64::NAN)
+                    ),
+                    _ => format!("unreadable output: {text}"),
+                }
+            }
+            Ok(o) => format!(
+                "not run: {}",
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("failed")
+            ),
+            Err(e) => format!("not run: {} ({e})", cmd.python),
+        };
+        rows.push(("official SRU++ enwik8-base f32 (same GPU)".into(), text));
+    }
 
     pub(super) fn run(cmd: &GpuCheck) -> Result<()> {
         let n = sru_kernel::device::cuda_device_count()?;
@@ -149,6 +246,10 @@ mod cuda {
                     ));
                 }
             }
+        }
+        // 4. The enwik8-base training step (d 3072, d' 768, 10 layers, L 1024, B 4 per GPU).
+        if !cmd.no_bench {
+            train_steps(cmd, &dev, &mut rows);
         }
         println!("\n==== gpu-check summary ====");
         for (k, v) in &rows {
