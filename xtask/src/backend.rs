@@ -69,11 +69,7 @@ pub trait BackendJob {
     /// What the job returns.
     type Output;
     /// Runs on backend `B`.
-    fn run<B>(self, devices: Vec<B::Device>) -> Result<Self::Output>
-    where
-        B: sru_kernel::RecurrenceAutodiffBackend,
-        B::InnerBackend: sru_kernel::RecurrenceBackend,
-        sru_model::LanguageModel<B>: Send;
+    fn run<B: sru_train::TrainingBackend>(self, devices: Vec<B::Device>) -> Result<Self::Output>;
 }
 
 /// Runs `job` on `kind` with `count` devices.

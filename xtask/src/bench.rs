@@ -8,9 +8,9 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use sru_benches::lm::{InferStep, LmShape, TrainStep, peak_rss_bytes};
 use sru_benches::median_time;
-use sru_model::LanguageModel;
 
 use crate::backend::{BackendJob, BackendKind, dispatch};
+use sru_train::TrainingBackend;
 
 /// Benchmarks with a stable output.
 #[derive(Debug, Args)]
@@ -139,12 +139,7 @@ impl Bench {
 
 impl BackendJob for TrainStepArgs {
     type Output = ();
-    fn run<B>(self, devices: Vec<B::Device>) -> Result<()>
-    where
-        B: sru_kernel::RecurrenceAutodiffBackend,
-        B::InnerBackend: sru_kernel::RecurrenceBackend,
-        LanguageModel<B>: Send,
-    {
+    fn run<B: TrainingBackend>(self, devices: Vec<B::Device>) -> Result<()> {
         let device = &devices[0];
         let shape = LmShape {
             d: self.d,

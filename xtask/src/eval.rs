@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use sru_data::{Split, TokenCache};
-use sru_model::{LanguageModel, bits_per_character};
+use sru_model::bits_per_character;
 use sru_train::{EvalSpec, Which, evaluate, load_trained};
 
 use crate::backend::{BackendJob, BackendKind, dispatch};
+use sru_train::TrainingBackend;
 
 /// Which split to score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -66,12 +67,7 @@ impl Eval {
 
 impl BackendJob for Eval {
     type Output = ();
-    fn run<B>(self, devices: Vec<B::Device>) -> Result<()>
-    where
-        B: sru_kernel::RecurrenceAutodiffBackend,
-        B::InnerBackend: sru_kernel::RecurrenceBackend,
-        LanguageModel<B>: Send,
-    {
+    fn run<B: TrainingBackend>(self, devices: Vec<B::Device>) -> Result<()> {
         let device = &devices[0];
         let which = match self.checkpoint {
             WhichArg::Best => Which::Best,

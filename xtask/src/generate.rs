@@ -9,10 +9,11 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::Args;
 use sru_data::{Subword, TOKENIZER_FILE, TokenCache, Vocab};
-use sru_model::{Decoder, LanguageModel};
+use sru_model::Decoder;
 use sru_train::{Which, load_trained};
 
 use crate::backend::{BackendJob, BackendKind, dispatch};
+use sru_train::TrainingBackend;
 
 /// Generate text from a trained model.
 #[derive(Debug, Args)]
@@ -195,12 +196,7 @@ impl Generate {
 
 impl BackendJob for Generate {
     type Output = ();
-    fn run<B>(self, devices: Vec<B::Device>) -> Result<()>
-    where
-        B: sru_kernel::RecurrenceAutodiffBackend,
-        B::InnerBackend: sru_kernel::RecurrenceBackend,
-        LanguageModel<B>: Send,
-    {
+    fn run<B: TrainingBackend>(self, devices: Vec<B::Device>) -> Result<()> {
         let device = &devices[0];
         let trained = load_trained::<B::InnerBackend>(&self.run, Which::Best, device)?;
         let cache = TokenCache::open(&trained.config.data)?;

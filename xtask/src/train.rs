@@ -13,13 +13,14 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use sru_data::{Split, TokenCache};
-use sru_model::{LanguageModel, preset};
+use sru_model::preset;
 use sru_train::{Precision, RunOptions, Summary, TrainConfig, train};
 
 use crate::backend::{BackendJob, BackendKind, dispatch};
 use crate::corpus;
 use crate::plot;
 use crate::progress::Renderer;
+use sru_train::TrainingBackend;
 
 /// Compute precision on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -303,12 +304,7 @@ struct TrainJob {
 
 impl BackendJob for TrainJob {
     type Output = Summary;
-    fn run<B>(self, devices: Vec<B::Device>) -> Result<Summary>
-    where
-        B: sru_kernel::RecurrenceAutodiffBackend,
-        B::InnerBackend: sru_kernel::RecurrenceBackend,
-        LanguageModel<B>: Send,
-    {
+    fn run<B: TrainingBackend>(self, devices: Vec<B::Device>) -> Result<Summary> {
         let opts = RunOptions {
             run_dir: self.run_dir,
             resume: self.resume,

@@ -57,6 +57,26 @@ fn signal(child: &Child, sig: &str) {
     assert!(status.success());
 }
 
+/// A `tiny` run that would go on for a long time, validating every `eval_every` updates.
+fn endless_tiny_run(run: &Path, eval_every: &str, stderr: Stdio) -> Child {
+    xtask()
+        .args([
+            "train",
+            "--preset",
+            "tiny",
+            "--steps",
+            "100000",
+            "--eval-every",
+            eval_every,
+        ])
+        .arg("--out")
+        .arg(run)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn")
+}
+
 /// The README's first command, shortened with `--steps`: valid BPC falls and the run folder
 /// holds the config, checkpoints, metrics and the plot.
 #[test]
@@ -94,22 +114,7 @@ fn default_training_shortened_learns_and_writes_its_files() {
 #[test]
 fn sigint_saves_a_checkpoint_and_exits_cleanly() {
     let run = scratch("sigint");
-    let child = xtask()
-        .args([
-            "train",
-            "--preset",
-            "tiny",
-            "--steps",
-            "100000",
-            "--eval-every",
-            "0",
-            "--out",
-        ])
-        .arg(&run)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = endless_tiny_run(&run, "0", Stdio::piped());
     wait_for(Duration::from_secs(300), "training to start", || {
         metrics::read(&run).is_ok_and(|m| !m.is_empty())
     });
@@ -128,22 +133,7 @@ fn sigint_saves_a_checkpoint_and_exits_cleanly() {
 #[test]
 fn a_killed_run_resumes_from_its_last_checkpoint() {
     let run = scratch("sigkill");
-    let mut child = xtask()
-        .args([
-            "train",
-            "--preset",
-            "tiny",
-            "--steps",
-            "100000",
-            "--eval-every",
-            "2",
-            "--out",
-        ])
-        .arg(&run)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = endless_tiny_run(&run, "2", Stdio::null());
     let root = run.join("checkpoints");
     wait_for(Duration::from_secs(300), "two checkpoints", || {
         checkpoint::list(&root).len() >= 2

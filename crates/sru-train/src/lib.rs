@@ -28,6 +28,19 @@ pub mod schedule;
 pub mod sync;
 pub mod trainer;
 
+/// A backend the loop can train on: autodiff with the SRU recurrence, whose inner backend
+/// (evaluation, all-reduce) runs the recurrence too. `Autodiff<Flex>`, `Autodiff<Wgpu>` and
+/// `Autodiff<Cuda>` all are.
+pub trait TrainingBackend:
+    sru_kernel::RecurrenceAutodiffBackend<InnerBackend: sru_kernel::RecurrenceBackend>
+{
+}
+
+impl<B> TrainingBackend for B where
+    B: sru_kernel::RecurrenceAutodiffBackend<InnerBackend: sru_kernel::RecurrenceBackend>
+{
+}
+
 pub use config::{OptimizerKind, Precision, TrainConfig, WarmupStyle};
 pub use error::TrainError;
 pub use eval::{EvalResult, EvalSpec, evaluate};

@@ -27,10 +27,11 @@ use burn::tensor::ElementConversion;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 use sru_data::{Cursor, OrderedStream, Split, StreamSpec, TokenCache};
-use sru_kernel::{RecurrenceAutodiffBackend, RecurrenceBackend};
+use sru_kernel::RecurrenceBackend;
 use sru_model::weights::{StateDict, parse_safetensors, safetensors_bytes, state_dict};
 use sru_model::{LanguageModel, SruppState, weights};
 
+use crate::TrainingBackend;
 use crate::adam::{Adam, AdamConfig};
 use crate::carry;
 use crate::checkpoint::{self, CARRY_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE};
@@ -179,7 +180,7 @@ struct LoopState {
 type Optim<B> = OptimizerAdaptor<Adam, LanguageModel<B>, B>;
 type OptimRecord<B> = <Optim<B> as Optimizer<LanguageModel<B>, B>>::Record;
 
-fn optimizer<B: RecurrenceAutodiffBackend>(config: &TrainConfig) -> Optim<B> {
+fn optimizer<B: TrainingBackend>(config: &TrainConfig) -> Optim<B> {
     AdamConfig {
         beta1: config.beta1,
         beta2: config.beta2,
@@ -200,7 +201,7 @@ fn param_order<B: Backend>(model: &LanguageModel<B>) -> Vec<ParamId> {
         .collect()
 }
 
-fn rekey<B: RecurrenceAutodiffBackend>(
+fn rekey<B: TrainingBackend>(
     record: OptimRecord<B>,
     from: &[ParamId],
     to: &[ParamId],
@@ -249,7 +250,7 @@ struct Start {
 }
 
 /// One device's part of the run.
-struct Rank<B: RecurrenceAutodiffBackend> {
+struct Rank<B: TrainingBackend> {
     peer: Peer,
     device: B::Device,
     model: Option<LanguageModel<B>>,
@@ -272,10 +273,7 @@ struct Update {
     stop: bool,
 }
 
-impl<B: RecurrenceAutodiffBackend> Rank<B>
-where
-    B::InnerBackend: RecurrenceBackend,
-{
+impl<B: TrainingBackend> Rank<B> {
     fn model(&self) -> &LanguageModel<B> {
         // Present except while the optimizer owns it inside `update`.
         self.model.as_ref().expect("model present between updates")
@@ -407,14 +405,11 @@ impl Main<'_> {
         Ok(())
     }
 
-    fn evaluate<B: RecurrenceAutodiffBackend>(
+    fn evaluate<B: TrainingBackend>(
         &mut self,
         rank: &Rank<B>,
         spec: &EvalSpec,
-    ) -> Result<EvalResult, TrainError>
-    where
-        B::InnerBackend: RecurrenceBackend,
-    {
+    ) -> Result<EvalResult, TrainError> {
         let total = planned_tokens(&rank.cache, spec)?;
         (self.on_event)(Event::EvalStarted {
             step: rank.step,
@@ -438,10 +433,7 @@ impl Main<'_> {
         Ok(result)
     }
 
-    fn checkpoint<B: RecurrenceAutodiffBackend>(&mut self, rank: &Rank<B>) -> Result<(), TrainError>
-    where
-        B::InnerBackend: RecurrenceBackend,
-    {
+    fn checkpoint<B: TrainingBackend>(&mut self, rank: &Rank<B>) -> Result<(), TrainError> {
         let mut carry_dict = StateDict::new();
         carry::save(&mut carry_dict, 0, &rank.carry)?;
         for _ in 1..rank.peer.world {
@@ -490,7 +482,7 @@ impl Main<'_> {
 }
 
 /// Sends this device's carried state to device 0 for a checkpoint.
-fn send_carry<B: RecurrenceAutodiffBackend>(
+fn send_carry<B: TrainingBackend>(
     rank: &Rank<B>,
     tx: &Sender<(usize, StateDict)>,
 ) -> Result<(), TrainError> {
@@ -501,15 +493,12 @@ fn send_carry<B: RecurrenceAutodiffBackend>(
 }
 
 /// The loop every device runs; `main` is `Some` on device 0.
-fn run_rank<B: RecurrenceAutodiffBackend>(
+fn run_rank<B: TrainingBackend>(
     rank: &mut Rank<B>,
     mut main: Option<&mut Main<'_>>,
     carry_tx: Option<&Sender<(usize, StateDict)>>,
     stop: &AtomicBool,
-) -> Result<bool, TrainError>
-where
-    B::InnerBackend: RecurrenceBackend,
-{
+) -> Result<bool, TrainError> {
     let c = rank.config.clone();
     let tokens_per_step = c.tokens_per_step();
     while rank.step < c.steps {
@@ -616,17 +605,12 @@ fn check_data(config: &TrainConfig, cache: &TokenCache) -> Result<(), TrainError
 /// # Errors
 /// Bad configs or data, unreadable checkpoints, I/O failures, a non-finite loss or gradient
 /// norm ([`TrainError::NonFinite`]; the last good checkpoint is kept).
-pub fn train<B>(
+pub fn train<B: TrainingBackend>(
     config: &TrainConfig,
     devices: &[B::Device],
     opts: &RunOptions<'_>,
     on_event: &mut dyn FnMut(Event),
-) -> Result<Summary, TrainError>
-where
-    B: RecurrenceAutodiffBackend,
-    B::InnerBackend: RecurrenceBackend,
-    LanguageModel<B>: Send,
-{
+) -> Result<Summary, TrainError> {
     config.validate()?;
     if devices.len() != config.devices {
         return Err(TrainError::Config(format!(
