@@ -131,7 +131,7 @@ pub(crate) fn forward<T: Real>(
     let out_p = Shared::new(&mut out);
     let st_p = states.as_deref_mut().map(Shared::new);
     items(cfg).into_par_iter().for_each(|item| {
-        dispatch!(cfg, forward_item::<T>(cfg, inp, item, out_p, st_p));
+        dispatch!(cfg, forward_item_best::<T>(cfg, inp, item, out_p, st_p));
     });
     (out, states)
 }
@@ -141,7 +141,54 @@ fn act<T: Real, const TANH: bool>(c: T) -> T {
     if TANH { c.tanh() } else { c }
 }
 
+/// Whether this CPU runs the AVX2 + FMA builds of the item loops (checked once, cached by std).
+#[inline(always)]
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Generates `$best`, which runs `$item` compiled for AVX2 + FMA when the CPU has them (8
+/// f32 lanes instead of the baseline's 4) and the baseline build otherwise. The arithmetic is
+/// the same IEEE operations in both, so results do not depend on the CPU.
+macro_rules! simd_variant {
+    ($best:ident, $avx2:ident, $item:ident, ($($arg:ident: $ty:ty),*)) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        fn $avx2<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const MC: bool>(
+            $($arg: $ty),*
+        ) {
+            $item::<T, K, SKIP, TANH, MC>($($arg),*)
+        }
+
+        fn $best<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const MC: bool>(
+            $($arg: $ty),*
+        ) {
+            #[cfg(target_arch = "x86_64")]
+            if has_avx2() {
+                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+                return unsafe { $avx2::<T, K, SKIP, TANH, MC>($($arg),*) };
+            }
+            $item::<T, K, SKIP, TANH, MC>($($arg),*)
+        }
+    };
+}
+
+simd_variant!(
+    forward_item_best,
+    forward_item_avx2,
+    forward_item,
+    (cfg: &RecurrenceConfig, inp: &Inputs<'_, T>, item: Item, out: Shared<T>, states: Option<Shared<T>>)
+);
+
 #[allow(clippy::needless_range_loop)] // the unit loop indexes several arrays in step
+#[inline(always)]
 fn forward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const MC: bool>(
     cfg: &RecurrenceConfig,
     inp: &Inputs<'_, T>,
@@ -161,36 +208,53 @@ fn forward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const
         Some(mc) if MC => &mc[b * width + col0..b * width + col0 + n],
         _ => &[],
     };
-    let mut c = [T::ZERO; CHUNK];
-    c[..n].copy_from_slice(&inp.c0[b * width + col0..b * width + col0 + n]);
+    // Fixed-size, zero-padded copies: the unit loop below runs over whole arrays, so it has no
+    // bounds checks and vectorises (lanes past n compute on zeros and are never written).
+    let fill = |src: &[T]| {
+        let mut a = [T::ZERO; CHUNK];
+        a[..src.len()].copy_from_slice(src);
+        a
+    };
+    let (vf, vr, bf, br) = (fill(vf), fill(vr), fill(bf), fill(br));
+    let m = if MC { fill(m) } else { [T::ONE; CHUNK] };
+    let mut c = fill(&inp.c0[b * width + col0..b * width + col0 + n]);
     let mut h = [T::ZERO; CHUNK];
+    let (mut u0, mut u1, mut u2, mut xp) = (
+        [T::ZERO; CHUNK],
+        [T::ZERO; CHUNK],
+        [T::ZERO; CHUNK],
+        [T::ZERO; CHUNK],
+    );
     for step in 0..l {
         let t = if dir == 0 { step } else { l - 1 - step };
         let row = (t * bsz + b) * width + col0; // index of (t, b, col0) in (L, B, D)
         let padded = inp.mask_pad.is_some_and(|p| p[t * bsz + b] != T::ZERO);
         if !padded {
-            let u = &inp.u[row * K..(row + n) * K];
-            let xs: &[T] = match inp.x {
-                Some(x) if SKIP == SKIP_X => &x[row..row + n],
-                _ => &[],
-            };
-            for j in 0..n {
-                let (u0, u1, u2) = (u[j * K], u[j * K + 1], u[j * K + 2]);
+            // De-interleave this step's U (units × K) into one array per column.
+            for (j, uj) in inp.u[row * K..(row + n) * K].chunks_exact(K).enumerate() {
+                u0[j] = uj[0];
+                u1[j] = uj[1];
+                u2[j] = uj[2];
+                if SKIP == SKIP_U3 {
+                    xp[j] = uj[K - 1];
+                }
+            }
+            if SKIP == SKIP_X
+                && let Some(x) = inp.x
+            {
+                for (d, &s) in xp.iter_mut().zip(&x[row..row + n]) {
+                    *d = s * scale;
+                }
+            }
+            for j in 0..CHUNK {
                 let cp = c[j];
-                let f = (u1 + vf[j] * cp + bf[j]).sigmoid();
-                let r = (u2 + vr[j] * cp + br[j]).sigmoid();
-                let cn = (cp - u0) * f + u0;
+                let f = (u1[j] + vf[j] * cp + bf[j]).sigmoid();
+                let r = (u2[j] + vr[j] * cp + br[j]).sigmoid();
+                let cn = (cp - u0[j]) * f + u0[j];
                 let g = act::<T, TANH>(cn);
                 let mr = if MC { m[j] * r } else { r };
                 h[j] = match SKIP {
-                    SKIP_X => {
-                        let xp = xs[j] * scale;
-                        (g - xp) * mr + xp
-                    }
-                    SKIP_U3 => {
-                        let xp = u[j * K + 3];
-                        (g - xp) * mr + xp
-                    }
+                    SKIP_X | SKIP_U3 => (g - xp[j]) * mr + xp[j],
                     _ => g * mr,
                 };
                 c[j] = cn;
@@ -235,7 +299,10 @@ pub(crate) fn backward<T: Real>(
         Shared::new(&mut partial),
     );
     items(cfg).into_par_iter().for_each(|item| {
-        dispatch!(cfg, backward_item::<T>(cfg, inp, states, grad_out, item, p));
+        dispatch!(
+            cfg,
+            backward_item_best::<T>(cfg, inp, states, grad_out, item, p)
+        );
     });
     // Sum the per-column partials over the batch: weight_c = [Σ gvf | Σ gvr], bias likewise.
     let mut gw = vec![T::ZERO; 2 * width];
@@ -260,7 +327,15 @@ pub(crate) fn backward<T: Real>(
 
 type Outs<T> = (Shared<T>, Option<Shared<T>>, Shared<T>, Shared<T>);
 
+simd_variant!(
+    backward_item_best,
+    backward_item_avx2,
+    backward_item,
+    (cfg: &RecurrenceConfig, inp: &Inputs<'_, T>, states: &[T], grad_out: &[T], item: Item, outs: Outs<T>)
+);
+
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+#[inline(always)]
 fn backward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const MC: bool>(
     cfg: &RecurrenceConfig,
     inp: &Inputs<'_, T>,
@@ -284,14 +359,30 @@ fn backward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, cons
     };
     let c0 = &inp.c0[bcol..bcol + n];
     let last = (l * bsz + b) * width + col0;
-    let mut gc = [T::ZERO; CHUNK];
-    gc[..n].copy_from_slice(&grad_out[last..last + n]);
+    // As in the forward: fixed-size zero-padded arrays, one per column of U, so the unit loop
+    // runs over whole arrays and vectorises; lanes past n see zeros and are never written.
+    let fill = |src: &[T]| {
+        let mut a = [T::ZERO; CHUNK];
+        a[..src.len()].copy_from_slice(src);
+        a
+    };
+    let (vf, vr, bf, br) = (fill(vf), fill(vr), fill(bf), fill(br));
+    let m = if MC { fill(m) } else { [T::ONE; CHUNK] };
+    let mut gc = fill(&grad_out[last..last + n]);
     let (mut gvf, mut gvr, mut gbf, mut gbr) = (
         [T::ZERO; CHUNK],
         [T::ZERO; CHUNK],
         [T::ZERO; CHUNK],
         [T::ZERO; CHUNK],
     );
+    let (mut u0, mut u1, mut u2, mut xp) = (
+        [T::ZERO; CHUNK],
+        [T::ZERO; CHUNK],
+        [T::ZERO; CHUNK],
+        [T::ZERO; CHUNK],
+    );
+    let (mut cp_a, mut ct_a, mut gh_a) = ([T::ZERO; CHUNK], [T::ZERO; CHUNK], [T::ZERO; CHUNK]);
+    let mut go = [[T::ZERO; CHUNK]; 4];
     let mut out_u = [T::ZERO; CHUNK * 4];
     let mut out_x = [T::ZERO; CHUNK];
     for step in (0..l).rev() {
@@ -308,47 +399,57 @@ fn backward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, cons
             let r = (tp * bsz + b) * width + col0;
             &states[r..r + n]
         };
-        let ct = &states[row..row + n];
-        let u = &inp.u[row * K..(row + n) * K];
-        let gh = &grad_out[row..row + n];
-        let xs: &[T] = match inp.x {
-            Some(x) if SKIP == SKIP_X => &x[row..row + n],
-            _ => &[],
-        };
-        for j in 0..n {
-            let (u0, u1, u2) = (u[j * K], u[j * K + 1], u[j * K + 2]);
-            let cp = prev[j];
-            let f = (u1 + vf[j] * cp + bf[j]).sigmoid();
-            let r = (u2 + vr[j] * cp + br[j]).sigmoid();
-            let g = act::<T, TANH>(ct[j]);
+        cp_a[..n].copy_from_slice(prev);
+        ct_a[..n].copy_from_slice(&states[row..row + n]);
+        gh_a[..n].copy_from_slice(&grad_out[row..row + n]);
+        for (j, uj) in inp.u[row * K..(row + n) * K].chunks_exact(K).enumerate() {
+            u0[j] = uj[0];
+            u1[j] = uj[1];
+            u2[j] = uj[2];
+            if SKIP == SKIP_U3 {
+                xp[j] = uj[K - 1];
+            }
+        }
+        if SKIP == SKIP_X
+            && let Some(x) = inp.x
+        {
+            for (d, &s) in xp.iter_mut().zip(&x[row..row + n]) {
+                *d = s * scale;
+            }
+        }
+        for j in 0..CHUNK {
+            let cp = cp_a[j];
+            let f = (u1[j] + vf[j] * cp + bf[j]).sigmoid();
+            let r = (u2[j] + vr[j] * cp + br[j]).sigmoid();
+            let g = act::<T, TANH>(ct_a[j]);
             let dg = if TANH { T::ONE - g * g } else { T::ONE };
-            let mj = if MC { m[j] } else { T::ONE };
-            let xp = match SKIP {
-                SKIP_X => xs[j] * scale,
-                SKIP_U3 => u[j * K + 3],
-                _ => T::ZERO,
-            };
-            let ghj = gh[j];
-            let grr = ghj * (g - xp) * mj * r * (T::ONE - r);
+            let mj = m[j];
+            let xpj = if SKIP == SKIP_NONE { T::ZERO } else { xp[j] };
+            let ghj = gh_a[j];
+            let grr = ghj * (g - xpj) * mj * r * (T::ONE - r);
             gbr[j] = gbr[j] + grr;
             gvr[j] = gvr[j] + grr * cp;
             let gct = ghj * mj * r * dg + gc[j];
-            let gf = gct * (cp - u0) * f * (T::ONE - f);
+            let gf = gct * (cp - u0[j]) * f * (T::ONE - f);
             gbf[j] = gbf[j] + gf;
             gvf[j] = gvf[j] + gf * cp;
             gc[j] = gct * f + gf * vf[j] + grr * vr[j];
-            out_u[j * K] = gct * (T::ONE - f);
-            out_u[j * K + 1] = gf;
-            out_u[j * K + 2] = grr;
+            go[0][j] = gct * (T::ONE - f);
+            go[1][j] = gf;
+            go[2][j] = grr;
             let gxs = if SKIP == SKIP_NONE {
                 T::ZERO
             } else {
                 ghj * (T::ONE - r * mj)
             };
-            if K == 4 {
-                out_u[j * K + 3] = if SKIP == SKIP_U3 { gxs } else { T::ZERO };
-            }
+            go[3][j] = if SKIP == SKIP_U3 { gxs } else { T::ZERO };
             out_x[j] = gxs * scale;
+        }
+        // Re-interleave into (units × K).
+        for (j, o) in out_u[..n * K].chunks_exact_mut(K).enumerate() {
+            for (i, v) in o.iter_mut().enumerate() {
+                *v = go[i][j];
+            }
         }
         for (i, &v) in out_u[..n * K].iter().enumerate() {
             // SAFETY: (t, b, col0 .. col0 + n) and their k parts belong to this item alone.

@@ -71,8 +71,14 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     const C1: f32 = 0.693_359_4;
     const C2: f32 = -2.121_944_4e-4;
     const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
-    let x = x.clamp(-87.0, 88.0);
-    let kf = (x * LOG2E + ROUND) - ROUND;
+    // max/min rather than clamp, and the exponent taken from the rounding sum's bits rather
+    // than a saturating float→int cast: both keep the function branch-free, so loops over it
+    // vectorise.
+    let x0 = x;
+    let x = x.max(-87.0).min(88.0);
+    let t = x * LOG2E + ROUND;
+    let kf = t - ROUND;
+    let k = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32); // kf as an integer
     let r = x - kf * C1 - kf * C2;
     let p = 1.987_569_1e-4_f32;
     let p = p * r + 1.398_199_9e-3;
@@ -81,8 +87,9 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 5e-1;
     let er = p * r * r + r + 1.0;
-    let scale = f32::from_bits((((kf as i32) + 127) as u32) << 23);
-    er * scale
+    let scale = f32::from_bits(((k + 127) as u32) << 23);
+    // NaN stays NaN (max/min would have replaced it): a select, still branch-free.
+    if x0.is_nan() { x0 } else { er * scale }
 }
 
 #[cfg(test)]
@@ -99,6 +106,11 @@ mod tests {
             x += 0.0137;
         }
         assert!(worst < 5e-7, "relative error {worst}");
+        // NaN propagates (so a broken input shows up as NaN downstream), infinities saturate.
+        assert!(exp_f32(f32::NAN).is_nan());
+        assert!(Real::sigmoid(f32::NAN).is_nan());
+        assert_eq!(exp_f32(f32::NEG_INFINITY), exp_f32(-87.0));
+        assert_eq!(Real::sigmoid(f32::INFINITY), 1.0);
     }
 
     #[test]
