@@ -75,6 +75,7 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     // than a saturating float→int cast: both keep the function branch-free, so loops over it
     // vectorise.
     let x0 = x;
+    #[allow(clippy::manual_clamp)] // clamp keeps NaN through a branch; max/min vectorise
     let x = x.max(-87.0).min(88.0);
     let t = x * LOG2E + ROUND;
     let kf = t - ROUND;
