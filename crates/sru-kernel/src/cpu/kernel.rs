@@ -141,6 +141,49 @@ fn act<T: Real, const TANH: bool>(c: T) -> T {
     if TANH { c.tanh() } else { c }
 }
 
+/// `src` (at most [`CHUNK`] values) in a zero-padded fixed-size array.
+#[inline(always)]
+fn padded<T: Real>(src: &[T]) -> [T; CHUNK] {
+    let mut a = [T::ZERO; CHUNK];
+    a[..src.len()].copy_from_slice(src);
+    a
+}
+
+/// One array per column of U.
+type Columns<'a, T> = (
+    &'a mut [T; CHUNK],
+    &'a mut [T; CHUNK],
+    &'a mut [T; CHUNK],
+    &'a mut [T; CHUNK],
+);
+
+/// De-interleaves the U of units `row .. row + n` (units × K) into `u0, u1, u2`, and the skip
+/// term into `xp` (U's 4th column, or x · scale).
+#[inline(always)]
+fn deinterleave<T: Real, const K: usize, const SKIP: u8>(
+    inp: &Inputs<'_, T>,
+    row: usize,
+    n: usize,
+    scale: T,
+    (u0, u1, u2, xp): Columns<'_, T>,
+) {
+    for (j, uj) in inp.u[row * K..(row + n) * K].chunks_exact(K).enumerate() {
+        u0[j] = uj[0];
+        u1[j] = uj[1];
+        u2[j] = uj[2];
+        if SKIP == SKIP_U3 {
+            xp[j] = uj[K - 1];
+        }
+    }
+    if SKIP == SKIP_X
+        && let Some(x) = inp.x
+    {
+        for (d, &s) in xp.iter_mut().zip(&x[row..row + n]) {
+            *d = s * scale;
+        }
+    }
+}
+
 /// Whether this CPU runs the AVX2 + FMA builds of the item loops (checked once, cached by std).
 #[inline(always)]
 fn has_avx2() -> bool {
@@ -210,14 +253,9 @@ fn forward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const
     };
     // Fixed-size, zero-padded copies: the unit loop below runs over whole arrays, so it has no
     // bounds checks and vectorises (lanes past n compute on zeros and are never written).
-    let fill = |src: &[T]| {
-        let mut a = [T::ZERO; CHUNK];
-        a[..src.len()].copy_from_slice(src);
-        a
-    };
-    let (vf, vr, bf, br) = (fill(vf), fill(vr), fill(bf), fill(br));
-    let m = if MC { fill(m) } else { [T::ONE; CHUNK] };
-    let mut c = fill(&inp.c0[b * width + col0..b * width + col0 + n]);
+    let (vf, vr, bf, br) = (padded(vf), padded(vr), padded(bf), padded(br));
+    let m = if MC { padded(m) } else { [T::ONE; CHUNK] };
+    let mut c = padded(&inp.c0[b * width + col0..b * width + col0 + n]);
     let mut h = [T::ZERO; CHUNK];
     let (mut u0, mut u1, mut u2, mut xp) = (
         [T::ZERO; CHUNK],
@@ -230,22 +268,8 @@ fn forward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const
         let row = (t * bsz + b) * width + col0; // index of (t, b, col0) in (L, B, D)
         let padded = inp.mask_pad.is_some_and(|p| p[t * bsz + b] != T::ZERO);
         if !padded {
-            // De-interleave this step's U (units × K) into one array per column.
-            for (j, uj) in inp.u[row * K..(row + n) * K].chunks_exact(K).enumerate() {
-                u0[j] = uj[0];
-                u1[j] = uj[1];
-                u2[j] = uj[2];
-                if SKIP == SKIP_U3 {
-                    xp[j] = uj[K - 1];
-                }
-            }
-            if SKIP == SKIP_X
-                && let Some(x) = inp.x
-            {
-                for (d, &s) in xp.iter_mut().zip(&x[row..row + n]) {
-                    *d = s * scale;
-                }
-            }
+            let cols = (&mut u0, &mut u1, &mut u2, &mut xp);
+            deinterleave::<T, K, SKIP>(inp, row, n, scale, cols);
             for j in 0..CHUNK {
                 let cp = c[j];
                 let f = (u1[j] + vf[j] * cp + bf[j]).sigmoid();
@@ -361,14 +385,9 @@ fn backward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, cons
     let last = (l * bsz + b) * width + col0;
     // As in the forward: fixed-size zero-padded arrays, one per column of U, so the unit loop
     // runs over whole arrays and vectorises; lanes past n see zeros and are never written.
-    let fill = |src: &[T]| {
-        let mut a = [T::ZERO; CHUNK];
-        a[..src.len()].copy_from_slice(src);
-        a
-    };
-    let (vf, vr, bf, br) = (fill(vf), fill(vr), fill(bf), fill(br));
-    let m = if MC { fill(m) } else { [T::ONE; CHUNK] };
-    let mut gc = fill(&grad_out[last..last + n]);
+    let (vf, vr, bf, br) = (padded(vf), padded(vr), padded(bf), padded(br));
+    let m = if MC { padded(m) } else { [T::ONE; CHUNK] };
+    let mut gc = padded(&grad_out[last..last + n]);
     let (mut gvf, mut gvr, mut gbf, mut gbr) = (
         [T::ZERO; CHUNK],
         [T::ZERO; CHUNK],
@@ -402,21 +421,8 @@ fn backward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, cons
         cp_a[..n].copy_from_slice(prev);
         ct_a[..n].copy_from_slice(&states[row..row + n]);
         gh_a[..n].copy_from_slice(&grad_out[row..row + n]);
-        for (j, uj) in inp.u[row * K..(row + n) * K].chunks_exact(K).enumerate() {
-            u0[j] = uj[0];
-            u1[j] = uj[1];
-            u2[j] = uj[2];
-            if SKIP == SKIP_U3 {
-                xp[j] = uj[K - 1];
-            }
-        }
-        if SKIP == SKIP_X
-            && let Some(x) = inp.x
-        {
-            for (d, &s) in xp.iter_mut().zip(&x[row..row + n]) {
-                *d = s * scale;
-            }
-        }
+        let cols = (&mut u0, &mut u1, &mut u2, &mut xp);
+        deinterleave::<T, K, SKIP>(inp, row, n, scale, cols);
         for j in 0..CHUNK {
             let cp = cp_a[j];
             let f = (u1[j] + vf[j] * cp + bf[j]).sigmoid();
