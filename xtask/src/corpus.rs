@@ -8,11 +8,14 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use sru_data::{ByteOptions, ByteVocab, Source, SplitPlan, TokenCache, prepare_bytes};
 
-/// The repository root (where `datasets/` is).
+/// The repository root (where `datasets/` is): the checkout this binary was built from, or,
+/// for a binary copied to another machine, the current folder.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let built = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        .map(Path::to_path_buf)
+        .filter(|p| p.join("datasets").is_dir());
+    built.unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// The bundled corpus.
