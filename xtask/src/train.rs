@@ -290,7 +290,7 @@ impl Train {
             eprintln!("warning: could not draw the curves: {e:#}");
         }
         let summary = result?;
-        report(&config, &run_dir, &summary, unigram);
+        report(&run_dir, &summary, unigram);
         Ok(())
     }
 }
@@ -317,7 +317,7 @@ impl BackendJob for TrainJob {
     }
 }
 
-fn report(config: &TrainConfig, run_dir: &Path, s: &Summary, unigram: f64) {
+fn report(run_dir: &Path, s: &Summary, unigram: f64) {
     let bits = |loss: f64| sru_model::bits_per_character(loss);
     eprintln!();
     if s.interrupted {
@@ -363,5 +363,4 @@ fn report(config: &TrainConfig, run_dir: &Path, s: &Summary, unigram: f64) {
         run_dir.join(sru_train::metrics::METRICS_FILE).display(),
         run_dir.join(plot::CURVES_FILE).display()
     );
-    let _ = config;
 }

@@ -177,6 +177,12 @@ struct LoopState {
     window: Window,
 }
 
+/// The loop state of a verified checkpoint.
+fn loop_state(ck: &checkpoint::Loaded) -> Result<LoopState, TrainError> {
+    serde_json::from_slice(ck.file(STATE_FILE)?)
+        .map_err(|e| TrainError::checkpoint(ck.path.join(STATE_FILE), format!("corrupt: {e}")))
+}
+
 type Optim<B> = OptimizerAdaptor<Adam, LanguageModel<B>, B>;
 type OptimRecord<B> = <Optim<B> as Optimizer<LanguageModel<B>, B>>::Record;
 
@@ -643,8 +649,7 @@ pub fn train<B: TrainingBackend>(
         let dir = checkpoint::latest(&ckpt_root)
             .ok_or_else(|| TrainError::NoCheckpoint(ckpt_root.clone()))?;
         let ck = checkpoint::read(&dir)?;
-        let state: LoopState = serde_json::from_slice(ck.file(STATE_FILE)?)
-            .map_err(|e| TrainError::checkpoint(dir.join(STATE_FILE), format!("corrupt: {e}")))?;
+        let state = loop_state(&ck)?;
         if state.config.model != config.model {
             return Err(TrainError::checkpoint(
                 &dir,
@@ -874,11 +879,13 @@ pub fn load_trained<B: RecurrenceBackend>(
         match which {
             Which::Latest => latest,
             Which::Best => {
-                let ck = checkpoint::read(&latest)?;
-                let state: LoopState =
-                    serde_json::from_slice(ck.file(STATE_FILE)?).map_err(|e| {
-                        TrainError::checkpoint(latest.join(STATE_FILE), format!("corrupt: {e}"))
-                    })?;
+                // Only the latest state.json is needed to find the best; the chosen checkpoint
+                // is read and verified in full below.
+                let path = latest.join(STATE_FILE);
+                let text = std::fs::read(&path)
+                    .map_err(|e| TrainError::checkpoint(&path, format!("cannot read: {e}")))?;
+                let state: LoopState = serde_json::from_slice(&text)
+                    .map_err(|e| TrainError::checkpoint(&path, format!("corrupt: {e}")))?;
                 match state.best {
                     Some(b) if root.join(checkpoint::folder_name(b.step)).is_dir() => {
                         root.join(checkpoint::folder_name(b.step))
@@ -889,8 +896,7 @@ pub fn load_trained<B: RecurrenceBackend>(
         }
     };
     let ck = checkpoint::read(&dir)?;
-    let state: LoopState = serde_json::from_slice(ck.file(STATE_FILE)?)
-        .map_err(|e| TrainError::checkpoint(dir.join(STATE_FILE), format!("corrupt: {e}")))?;
+    let state = loop_state(&ck)?;
     let dict = parse_safetensors(
         ck.file(MODEL_FILE)?,
         &dir.join(MODEL_FILE).display().to_string(),
