@@ -120,9 +120,23 @@ pub struct TrainStepArgs {
     /// Backend.
     #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
     backend: BackendKind,
+    /// Which steps to time (one alone is handy under a profiler).
+    #[arg(long, value_enum, default_value_t = Phase::Both)]
+    phase: Phase,
     /// Print one JSON object as the last line.
     #[arg(long)]
     json: bool,
+}
+
+/// The steps `bench train-step` times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Phase {
+    /// Training, then inference.
+    Both,
+    /// Only the training step.
+    Train,
+    /// Only the inference step.
+    Infer,
 }
 
 impl Bench {
@@ -149,21 +163,27 @@ impl BackendJob for TrainStepArgs {
             batch: self.batch_size,
             vocab: self.vocab,
         };
-        let mut train = TrainStep::<B>::new(&shape, device)?;
         let mut failed = None;
-        let t_train = median_time(self.warmup, self.iters, || {
-            if let Err(e) = train.step() {
-                failed = Some(e);
-            }
-        });
-        let rss_train = peak_rss_bytes();
-        drop(train);
-        let mut infer = InferStep::<B::InnerBackend>::new(&shape, device)?;
-        let t_infer = median_time(self.warmup, self.iters, || {
-            if let Err(e) = infer.step() {
-                failed = Some(e);
-            }
-        });
+        let mut t_train = None;
+        let mut rss_train = None;
+        if self.phase != Phase::Infer {
+            let mut train = TrainStep::<B>::new(&shape, device)?;
+            t_train = Some(median_time(self.warmup, self.iters, || {
+                if let Err(e) = train.step() {
+                    failed = Some(e);
+                }
+            }));
+            rss_train = peak_rss_bytes();
+        }
+        let mut t_infer = None;
+        if self.phase != Phase::Train {
+            let mut infer = InferStep::<B::InnerBackend>::new(&shape, device)?;
+            t_infer = Some(median_time(self.warmup, self.iters, || {
+                if let Err(e) = infer.step() {
+                    failed = Some(e);
+                }
+            }));
+        }
         if let Some(e) = failed {
             return Err(e.into());
         }
@@ -178,30 +198,38 @@ impl BackendJob for TrainStepArgs {
             2.0 * (n * n * n) as f64 / t.as_secs_f64() / 1e9
         };
         let tokens = shape.tokens() as f64;
-        let train_tps = tokens / t_train.as_secs_f64();
-        let infer_tps = tokens / t_infer.as_secs_f64();
+        let train_tps = t_train.map(|t| tokens / t.as_secs_f64());
+        let infer_tps = t_infer.map(|t| tokens / t.as_secs_f64());
         let params = shape.config().num_params();
-        let gflops = train_tps * shape.train_flops_per_token() / 1e9;
-        eprintln!(
-            "{}  ·  {} parameters  ·  train {:.1} ms/step {:.0} tokens/s ({:.2} GFLOP/s)  ·  infer {:.1} ms/step {:.0} tokens/s",
-            shape.label(),
-            params,
-            t_train.as_secs_f64() * 1e3,
-            train_tps,
-            gflops,
-            t_infer.as_secs_f64() * 1e3,
-            infer_tps
-        );
-        eprintln!(
-            "backend sgemm 1024³: {sgemm:.1} GFLOP/s; the training step reaches {:.0}% of it",
-            100.0 * gflops / sgemm
-        );
+        let gflops = train_tps.map(|tps| tps * shape.train_flops_per_token() / 1e9);
+        let mut line = format!("{}  ·  {params} parameters", shape.label());
+        if let (Some(t), Some(tps), Some(g)) = (t_train, train_tps, gflops) {
+            line += &format!(
+                "  ·  train {:.1} ms/step {tps:.0} tokens/s ({g:.2} GFLOP/s)",
+                t.as_secs_f64() * 1e3
+            );
+        }
+        if let (Some(t), Some(tps)) = (t_infer, infer_tps) {
+            line += &format!(
+                "  ·  infer {:.1} ms/step {tps:.0} tokens/s",
+                t.as_secs_f64() * 1e3
+            );
+        }
+        eprintln!("{line}");
+        match gflops {
+            Some(g) => eprintln!(
+                "backend sgemm 1024³: {sgemm:.1} GFLOP/s; the training step reaches {:.0}% of it",
+                100.0 * g / sgemm
+            ),
+            None => eprintln!("backend sgemm 1024³: {sgemm:.1} GFLOP/s"),
+        }
         if let Some(r) = rss_train {
             eprintln!(
                 "peak resident memory (training): {:.1} MiB",
                 r as f64 / 1048576.0
             );
         }
+        let ms = |t: Option<std::time::Duration>| t.map(|t| t.as_secs_f64() * 1e3);
         if self.json {
             println!(
                 "{}",
@@ -212,8 +240,8 @@ impl BackendJob for TrainStepArgs {
                     "params": params,
                     "train_tokens_per_s": train_tps,
                     "infer_tokens_per_s": infer_tps,
-                    "train_step_ms": t_train.as_secs_f64() * 1e3,
-                    "infer_step_ms": t_infer.as_secs_f64() * 1e3,
+                    "train_step_ms": ms(t_train),
+                    "infer_step_ms": ms(t_infer),
                     "train_gflops": gflops,
                     "backend_sgemm_gflops": sgemm,
                     "peak_rss_bytes": rss_train,

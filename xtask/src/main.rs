@@ -4,6 +4,7 @@
 //! parses the arguments and dispatches. The only crate that prints.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod alloc;
 mod backend;
 mod bench;
 mod corpus;
@@ -53,6 +54,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    alloc::keep_freed_memory();
     match Cli::parse().command {
         Command::Train(c) => c.run(),
         Command::Eval(c) => c.run(),

@@ -114,15 +114,20 @@ impl<B: Backend> SruppAttention<B> {
         };
         let s_len = m + l;
         let residual = z.clone().slice(s![m..s_len, .., ..]); // (L, B, d')
-        let kv = linear_seq(&self.linear2, z); // (S, B, 2d')
-        let k = kv.clone().slice(s![.., .., 0..dp]);
-        let v = kv.slice(s![.., .., dp..2 * dp]);
-        let split = |t: Tensor<B, 3>, len: usize| t.reshape([len, b * heads, hd]).swap_dims(0, 1); // (B·H, len, hd)
-        let q = split(residual.clone(), l).mul_scalar((hd as f64).powf(-0.5));
+        // Head views `(B·H, len, hd)`: a free reshape of a contiguous tensor, then a transposed
+        // view (Flex's matmul takes any strides; a reshape of a slice would copy). q is scaled
+        // first, which also makes it contiguous; k and v come from the two halves of W2 as
+        // separate products rather than slices of one `(S, B, 2d')` result.
+        let split = |t: Tensor<B, 3>, len: usize| t.reshape([len, b * heads, hd]).swap_dims(0, 1);
+        let q = split(residual.clone().mul_scalar((hd as f64).powf(-0.5)), l);
+        let (k, v) = self.keys_values(z);
         let (k, v) = (split(k, s_len), split(v, s_len));
         let mut w = q.matmul(k.swap_dims(1, 2)); // (B·H, L, S)
         if let Some(mask) = &masks.attn_mask {
-            w = w + mask.clone().unsqueeze_dim::<3>(0);
+            // As `(B·H, L·S) + (1, L·S)`: a shared row, which Flex adds with SIMD (a `(1, L, S)`
+            // mask broadcast over three dims takes its per-element strided path).
+            let rows = w.reshape([b * heads, l * s_len]) + mask.clone().reshape([1, l * s_len]);
+            w = rows.reshape([b * heads, l, s_len]);
         }
         if masks.mask_pad.is_some() || masks.memory_mask_pad.is_some() {
             let device = w.device();
@@ -153,5 +158,20 @@ impl<B: Backend> SruppAttention<B> {
             o = ln.forward(o);
         }
         linear_seq(&self.linear3, self.dropout.forward(o))
+    }
+
+    /// `[k | v] = W2 z` as two products, one per half of W2, each a contiguous `(S, B, d')`.
+    fn keys_values(&self, z: Tensor<B, 3>) -> (Tensor<B, 3>, Tensor<B, 3>) {
+        let [s_len, b, dp] = z.dims();
+        let z = z.reshape([s_len * b, dp]);
+        let w = self.linear2.weight.val(); // (d', 2d')
+        let half = |cols: core::ops::Range<usize>| {
+            let mut y = z.clone().matmul(w.clone().slice(s![.., cols.clone()]));
+            if let Some(bias) = &self.linear2.bias {
+                y = y + bias.val().slice(s![cols]).unsqueeze_dim::<2>(0);
+            }
+            y.reshape([s_len, b, dp])
+        };
+        (half(0..dp), half(dp..2 * dp))
     }
 }

@@ -56,6 +56,34 @@ impl<T> Shared<T> {
     unsafe fn write(self, i: usize, v: T) {
         unsafe { *self.0.add(i) = v }
     }
+    /// Writes `src` at indices `i .. i + src.len()`.
+    ///
+    /// # Safety
+    /// Those indices are in bounds and no other item writes them.
+    #[inline(always)]
+    unsafe fn write_slice(self, i: usize, src: &[T]) {
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.0.add(i), src.len()) }
+    }
+}
+
+/// An output buffer that the work items fill completely, so it is allocated without zeroing
+/// (zeroing it took 10% of the bare forward).
+struct Unfilled<T>(Vec<T>, usize);
+
+impl<T> Unfilled<T> {
+    fn new(len: usize) -> Self {
+        Self(Vec::with_capacity(len), len)
+    }
+    fn shared(&mut self) -> Shared<T> {
+        Shared(self.0.as_mut_ptr())
+    }
+    /// # Safety
+    /// Every index below the length was written through [`Self::shared`].
+    unsafe fn filled(mut self) -> Vec<T> {
+        // SAFETY: capacity is `self.1`, and the caller guarantees every element is written.
+        unsafe { self.0.set_len(self.1) };
+        self.0
+    }
 }
 
 /// One work item: batch row `b`, direction `dir`, units `j0 .. j0 + n` of that direction.
@@ -126,14 +154,16 @@ pub(crate) fn forward<T: Real>(
     save_states: bool,
 ) -> (Vec<T>, Option<Vec<T>>) {
     let plane = cfg.columns();
-    let mut out = vec![T::ZERO; (cfg.length + 1) * plane];
-    let mut states = save_states.then(|| vec![T::ZERO; cfg.length * plane]);
-    let out_p = Shared::new(&mut out);
-    let st_p = states.as_deref_mut().map(Shared::new);
+    let mut out = Unfilled::new((cfg.length + 1) * plane);
+    let mut states = save_states.then(|| Unfilled::new(cfg.length * plane));
+    let out_p = out.shared();
+    let st_p = states.as_mut().map(Unfilled::shared);
     items(cfg).into_par_iter().for_each(|item| {
-        dispatch!(cfg, forward_item_best::<T>(cfg, inp, item, out_p, st_p));
+        dispatch!(cfg, forward_item::<T>(cfg, inp, item, out_p, st_p));
     });
-    (out, states)
+    // SAFETY: the items cover every (b, column) and write every row of both buffers: h (zeros
+    // at padded steps) and the last state in row L of `out`, and c at every step.
+    unsafe { (out.filled(), states.map(|s| s.filled())) }
 }
 
 #[inline(always)]
@@ -149,13 +179,59 @@ fn padded<T: Real>(src: &[T]) -> [T; CHUNK] {
     a
 }
 
-/// One array per column of U.
-type Columns<'a, T> = (
-    &'a mut [T; CHUNK],
-    &'a mut [T; CHUNK],
-    &'a mut [T; CHUNK],
-    &'a mut [T; CHUNK],
-);
+/// One time step of U for an item, one zero-padded array per column: `u0, u1, u2`, and the
+/// skip term `xp` (U's 4th column, or x · scale).
+struct Columns<T> {
+    u0: [T; CHUNK],
+    u1: [T; CHUNK],
+    u2: [T; CHUNK],
+    xp: [T; CHUNK],
+}
+
+impl<T: Real> Columns<T> {
+    fn new() -> Self {
+        let z = [T::ZERO; CHUNK];
+        Self {
+            u0: z,
+            u1: z,
+            u2: z,
+            xp: z,
+        }
+    }
+}
+
+/// The per-unit constants of an item: the weight_c and bias halves, and its mask_c row (ones
+/// without a mask), zero-padded to [`CHUNK`].
+struct Gates<T> {
+    vf: [T; CHUNK],
+    vr: [T; CHUNK],
+    bf: [T; CHUNK],
+    br: [T; CHUNK],
+    m: [T; CHUNK],
+}
+
+impl<T: Real> Gates<T> {
+    /// The gates of units `col0 .. col0 + n` of batch row `b`; `use_mask`: read mask_c.
+    fn new(
+        cfg: &RecurrenceConfig,
+        inp: &Inputs<'_, T>,
+        (b, col0, n): (usize, usize, usize),
+        use_mask: bool,
+    ) -> Self {
+        let width = cfg.width();
+        let bcol = b * width + col0;
+        Self {
+            vf: padded(&inp.weight_c[col0..col0 + n]),
+            vr: padded(&inp.weight_c[width + col0..width + col0 + n]),
+            bf: padded(&inp.bias[col0..col0 + n]),
+            br: padded(&inp.bias[width + col0..width + col0 + n]),
+            m: match inp.mask_c {
+                Some(mc) if use_mask => padded(&mc[bcol..bcol + n]),
+                _ => [T::ONE; CHUNK],
+            },
+        }
+    }
+}
 
 /// De-interleaves the U of units `row .. row + n` (units × K) into `u0, u1, u2`, and the skip
 /// term into `xp` (U's 4th column, or x · scale).
@@ -165,14 +241,21 @@ fn deinterleave<T: Real, const K: usize, const SKIP: u8>(
     row: usize,
     n: usize,
     scale: T,
-    (u0, u1, u2, xp): Columns<'_, T>,
+    cols: &mut Columns<T>,
 ) {
-    for (j, uj) in inp.u[row * K..(row + n) * K].chunks_exact(K).enumerate() {
-        u0[j] = uj[0];
-        u1[j] = uj[1];
-        u2[j] = uj[2];
-        if SKIP == SKIP_U3 {
-            xp[j] = uj[K - 1];
+    let Columns { u0, u1, u2, xp } = cols;
+    // Zipped iterators rather than indices: no bounds checks, so the stride-K loads vectorise.
+    let src = inp.u[row * K..(row + n) * K].chunks_exact(K);
+    let dst = u0.iter_mut().zip(u1.iter_mut()).zip(u2.iter_mut());
+    for (((a, b), c), uj) in dst.zip(src) {
+        (*a, *b, *c) = (uj[0], uj[1], uj[2]);
+    }
+    if SKIP == SKIP_U3 {
+        for (d, uj) in xp
+            .iter_mut()
+            .zip(inp.u[row * K..(row + n) * K].chunks_exact(K))
+        {
+            *d = uj[K - 1];
         }
     }
     if SKIP == SKIP_X
@@ -184,7 +267,65 @@ fn deinterleave<T: Real, const K: usize, const SKIP: u8>(
     }
 }
 
-/// Whether this CPU runs the AVX2 + FMA builds of the item loops (checked once, cached by std).
+/// Interleaves the first `n` units of U's gradient columns back into `(units × K)`.
+#[inline(always)]
+fn reinterleave<T: Real, const K: usize>(cols: &[[T; CHUNK]; 4], n: usize, out: &mut [T]) {
+    for (j, o) in out[..n * K].chunks_exact_mut(K).enumerate().take(CHUNK) {
+        for (i, v) in o.iter_mut().enumerate() {
+            *v = cols[i][j];
+        }
+    }
+}
+
+/// `deinterleave` and `reinterleave` compiled for AVX2 where the CPU has it (see
+/// [`simd_variant`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline(never)]
+fn deinterleave_avx2<T: Real, const K: usize, const SKIP: u8>(
+    inp: &Inputs<'_, T>,
+    row: usize,
+    n: usize,
+    scale: T,
+    cols: &mut Columns<T>,
+) {
+    deinterleave::<T, K, SKIP>(inp, row, n, scale, cols)
+}
+
+#[inline(always)]
+fn deinterleave_best<T: Real, const K: usize, const SKIP: u8>(
+    inp: &Inputs<'_, T>,
+    row: usize,
+    n: usize,
+    scale: T,
+    cols: &mut Columns<T>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { deinterleave_avx2::<T, K, SKIP>(inp, row, n, scale, cols) };
+    }
+    deinterleave::<T, K, SKIP>(inp, row, n, scale, cols)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline(never)]
+fn reinterleave_avx2<T: Real, const K: usize>(cols: &[[T; CHUNK]; 4], n: usize, out: &mut [T]) {
+    reinterleave::<T, K>(cols, n, out)
+}
+
+#[inline(always)]
+fn reinterleave_best<T: Real, const K: usize>(cols: &[[T; CHUNK]; 4], n: usize, out: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { reinterleave_avx2::<T, K>(cols, n, out) };
+    }
+    reinterleave::<T, K>(cols, n, out)
+}
+
+/// Whether this CPU runs the AVX2 + FMA builds of the step loops (checked once, cached by std).
 #[inline(always)]
 fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -197,38 +338,63 @@ fn has_avx2() -> bool {
     }
 }
 
-/// Generates `$best`, which runs `$item` compiled for AVX2 + FMA when the CPU has them (8
-/// f32 lanes instead of the baseline's 4) and the baseline build otherwise. The arithmetic is
-/// the same IEEE operations in both, so results do not depend on the CPU.
+/// Generates `$best`, which runs the unit loop `$step` compiled for AVX2 + FMA when the CPU has
+/// them (8 f32 lanes instead of the baseline's 4) and the baseline build otherwise. The AVX2
+/// build is a separate function over fixed-size arrays, which LLVM vectorises (inlined into
+/// the whole item loop, it stayed scalar). The arithmetic is the same IEEE operations in both,
+/// so results do not depend on the CPU.
 macro_rules! simd_variant {
-    ($best:ident, $avx2:ident, $item:ident, ($($arg:ident: $ty:ty),*)) => {
+    ($best:ident, $avx2:ident, $step:ident, ($($arg:ident: $ty:ty),*)) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
-        fn $avx2<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const MC: bool>(
-            $($arg: $ty),*
-        ) {
-            $item::<T, K, SKIP, TANH, MC>($($arg),*)
+        #[inline(never)]
+        fn $avx2<T: Real, const SKIP: u8, const TANH: bool, const MC: bool>($($arg: $ty),*) {
+            $step::<T, SKIP, TANH, MC>($($arg),*)
         }
 
-        fn $best<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const MC: bool>(
-            $($arg: $ty),*
-        ) {
+        #[inline(always)]
+        fn $best<T: Real, const SKIP: u8, const TANH: bool, const MC: bool>($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             if has_avx2() {
                 // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                return unsafe { $avx2::<T, K, SKIP, TANH, MC>($($arg),*) };
+                return unsafe { $avx2::<T, SKIP, TANH, MC>($($arg),*) };
             }
-            $item::<T, K, SKIP, TANH, MC>($($arg),*)
+            $step::<T, SKIP, TANH, MC>($($arg),*)
         }
     };
 }
 
 simd_variant!(
-    forward_item_best,
-    forward_item_avx2,
-    forward_item,
-    (cfg: &RecurrenceConfig, inp: &Inputs<'_, T>, item: Item, out: Shared<T>, states: Option<Shared<T>>)
+    forward_step_best,
+    forward_step_avx2,
+    forward_step,
+    (g: &Gates<T>, u: &Columns<T>, c: &mut [T; CHUNK], h: &mut [T; CHUNK])
 );
+
+/// One time step of the forward for all units of an item (spec §1.2):
+/// `f, r = σ(U1,2 + v ⊙ c + b)`, `c ← f ⊙ c + (1 - f) ⊙ U0`, `h = r ⊙ g(c) + (1 - r) ⊙ x'`.
+#[allow(clippy::needless_range_loop)] // the unit loop indexes several arrays in step
+#[inline(always)]
+fn forward_step<T: Real, const SKIP: u8, const TANH: bool, const MC: bool>(
+    g: &Gates<T>,
+    u: &Columns<T>,
+    c: &mut [T; CHUNK],
+    h: &mut [T; CHUNK],
+) {
+    for j in 0..CHUNK {
+        let cp = c[j];
+        let f = (u.u1[j] + g.vf[j] * cp + g.bf[j]).sigmoid();
+        let r = (u.u2[j] + g.vr[j] * cp + g.br[j]).sigmoid();
+        let cn = (cp - u.u0[j]) * f + u.u0[j];
+        let gc = act::<T, TANH>(cn);
+        let mr = if MC { g.m[j] * r } else { r };
+        h[j] = match SKIP {
+            SKIP_X | SKIP_U3 => (gc - u.xp[j]) * mr + u.xp[j],
+            _ => gc * mr,
+        };
+        c[j] = cn;
+    }
+}
 
 #[allow(clippy::needless_range_loop)] // the unit loop indexes several arrays in step
 #[inline(always)]
@@ -243,56 +409,28 @@ fn forward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const
     let Item { b, dir, j0, n } = item;
     let col0 = dir * cfg.d + j0; // first unit of the item within D
     let scale = T::from_f64(scale_of(cfg));
-    let vf = &inp.weight_c[col0..col0 + n];
-    let vr = &inp.weight_c[width + col0..width + col0 + n];
-    let bf = &inp.bias[col0..col0 + n];
-    let br = &inp.bias[width + col0..width + col0 + n];
-    let m: &[T] = match inp.mask_c {
-        Some(mc) if MC => &mc[b * width + col0..b * width + col0 + n],
-        _ => &[],
-    };
-    // Fixed-size, zero-padded copies: the unit loop below runs over whole arrays, so it has no
+    // Fixed-size, zero-padded arrays: the step loop runs over whole arrays, so it has no
     // bounds checks and vectorises (lanes past n compute on zeros and are never written).
-    let (vf, vr, bf, br) = (padded(vf), padded(vr), padded(bf), padded(br));
-    let m = if MC { padded(m) } else { [T::ONE; CHUNK] };
+    let gates = Gates::new(cfg, inp, (b, col0, n), MC);
     let mut c = padded(&inp.c0[b * width + col0..b * width + col0 + n]);
     let mut h = [T::ZERO; CHUNK];
-    let (mut u0, mut u1, mut u2, mut xp) = (
-        [T::ZERO; CHUNK],
-        [T::ZERO; CHUNK],
-        [T::ZERO; CHUNK],
-        [T::ZERO; CHUNK],
-    );
+    let mut cols = Columns::new();
     for step in 0..l {
         let t = if dir == 0 { step } else { l - 1 - step };
         let row = (t * bsz + b) * width + col0; // index of (t, b, col0) in (L, B, D)
         let padded = inp.mask_pad.is_some_and(|p| p[t * bsz + b] != T::ZERO);
-        if !padded {
-            let cols = (&mut u0, &mut u1, &mut u2, &mut xp);
-            deinterleave::<T, K, SKIP>(inp, row, n, scale, cols);
-            for j in 0..CHUNK {
-                let cp = c[j];
-                let f = (u1[j] + vf[j] * cp + bf[j]).sigmoid();
-                let r = (u2[j] + vr[j] * cp + br[j]).sigmoid();
-                let cn = (cp - u0[j]) * f + u0[j];
-                let g = act::<T, TANH>(cn);
-                let mr = if MC { m[j] * r } else { r };
-                h[j] = match SKIP {
-                    SKIP_X | SKIP_U3 => (g - xp[j]) * mr + xp[j],
-                    _ => g * mr,
-                };
-                c[j] = cn;
-            }
-            for j in 0..n {
-                // SAFETY: (t, b, col0 + j) belongs to this item alone.
-                unsafe { out.write(row + j, h[j]) };
-            }
+        if padded {
+            // SAFETY: (t, b, col0 .. col0 + n) belongs to this item alone.
+            unsafe { out.write_slice(row, &[T::ZERO; CHUNK][..n]) };
+        } else {
+            deinterleave_best::<T, K, SKIP>(inp, row, n, scale, &mut cols);
+            forward_step_best::<T, SKIP, TANH, MC>(&gates, &cols, &mut c, &mut h);
+            // SAFETY: as above.
+            unsafe { out.write_slice(row, &h[..n]) };
         }
         if let Some(st) = states {
-            for (j, &cj) in c[..n].iter().enumerate() {
-                // SAFETY: as above.
-                unsafe { st.write(row + j, cj) };
-            }
+            // SAFETY: as above.
+            unsafe { st.write_slice(row, &c[..n]) };
         }
     }
     let last = (l * bsz + b) * width + col0;
@@ -311,22 +449,19 @@ pub(crate) fn backward<T: Real>(
 ) -> Grads<T> {
     let plane = cfg.columns();
     let (l, width) = (cfg.length, cfg.width());
-    let mut gu = vec![T::ZERO; l * plane * cfg.k];
-    let mut gx = cfg.reads_x().then(|| vec![T::ZERO; l * plane]);
+    let mut gu = Unfilled::new(l * plane * cfg.k);
+    let mut gx = cfg.reads_x().then(|| Unfilled::new(l * plane));
     let mut gc0 = vec![T::ZERO; plane];
     // Per-column sums over time: [gvf, gvr, gbf, gbr], each (B, D).
     let mut partial = vec![T::ZERO; 4 * plane];
     let p = (
-        Shared::new(&mut gu),
-        gx.as_deref_mut().map(Shared::new),
+        gu.shared(),
+        gx.as_mut().map(Unfilled::shared),
         Shared::new(&mut gc0),
         Shared::new(&mut partial),
     );
     items(cfg).into_par_iter().for_each(|item| {
-        dispatch!(
-            cfg,
-            backward_item_best::<T>(cfg, inp, states, grad_out, item, p)
-        );
+        dispatch!(cfg, backward_item::<T>(cfg, inp, states, grad_out, item, p));
     });
     // Sum the per-column partials over the batch: weight_c = [Σ gvf | Σ gvr], bias likewise.
     let mut gw = vec![T::ZERO; 2 * width];
@@ -340,6 +475,9 @@ pub(crate) fn backward<T: Real>(
             gb[width + col] = gb[width + col] + partial[3 * plane + i];
         }
     }
+    // SAFETY: the items cover every (b, column) and write every step of gu and gx (zeros at
+    // padded steps).
+    let (gu, gx) = unsafe { (gu.filled(), gx.map(|g| g.filled())) };
     Grads {
         u: gu,
         x: gx,
@@ -351,12 +489,78 @@ pub(crate) fn backward<T: Real>(
 
 type Outs<T> = (Shared<T>, Option<Shared<T>>, Shared<T>, Shared<T>);
 
+/// What one backward step reads besides U: the state before (`cp`) and after (`ct`) the step,
+/// and the gradient of h at the step.
+struct StepStates<T> {
+    cp: [T; CHUNK],
+    ct: [T; CHUNK],
+    gh: [T; CHUNK],
+}
+
+/// The backward's running values per unit: the gradient of c carried to the previous step,
+/// and the weight_c and bias gradients summed over time.
+struct BackSums<T> {
+    gc: [T; CHUNK],
+    gvf: [T; CHUNK],
+    gvr: [T; CHUNK],
+    gbf: [T; CHUNK],
+    gbr: [T; CHUNK],
+}
+
+/// The gradients one backward step produces: U's columns and x (already times the scale).
+struct StepGrads<T> {
+    u: [[T; CHUNK]; 4],
+    x: [T; CHUNK],
+}
+
 simd_variant!(
-    backward_item_best,
-    backward_item_avx2,
-    backward_item,
-    (cfg: &RecurrenceConfig, inp: &Inputs<'_, T>, states: &[T], grad_out: &[T], item: Item, outs: Outs<T>)
+    backward_step_best,
+    backward_step_avx2,
+    backward_step,
+    (g: &Gates<T>, u: &Columns<T>, st: &StepStates<T>, scale: T, sums: &mut BackSums<T>, out: &mut StepGrads<T>)
 );
+
+/// One time step of the backward for all units of an item (spec §1.3): recomputes f, r and
+/// g(c) from the saved states, accumulates the weight_c/bias gradients and carries ∂L/∂c.
+#[allow(clippy::needless_range_loop)] // the unit loop indexes several arrays in step
+#[inline(always)]
+fn backward_step<T: Real, const SKIP: u8, const TANH: bool, const MC: bool>(
+    g: &Gates<T>,
+    u: &Columns<T>,
+    st: &StepStates<T>,
+    scale: T,
+    sums: &mut BackSums<T>,
+    out: &mut StepGrads<T>,
+) {
+    for j in 0..CHUNK {
+        let cp = st.cp[j];
+        let f = (u.u1[j] + g.vf[j] * cp + g.bf[j]).sigmoid();
+        let r = (u.u2[j] + g.vr[j] * cp + g.br[j]).sigmoid();
+        let gcur = act::<T, TANH>(st.ct[j]);
+        let dg = if TANH { T::ONE - gcur * gcur } else { T::ONE };
+        let mj = g.m[j];
+        let xpj = if SKIP == SKIP_NONE { T::ZERO } else { u.xp[j] };
+        let ghj = st.gh[j];
+        let grr = ghj * (gcur - xpj) * mj * r * (T::ONE - r);
+        sums.gbr[j] = sums.gbr[j] + grr;
+        sums.gvr[j] = sums.gvr[j] + grr * cp;
+        let gct = ghj * mj * r * dg + sums.gc[j];
+        let gf = gct * (cp - u.u0[j]) * f * (T::ONE - f);
+        sums.gbf[j] = sums.gbf[j] + gf;
+        sums.gvf[j] = sums.gvf[j] + gf * cp;
+        sums.gc[j] = gct * f + gf * g.vf[j] + grr * g.vr[j];
+        out.u[0][j] = gct * (T::ONE - f);
+        out.u[1][j] = gf;
+        out.u[2][j] = grr;
+        let gxs = if SKIP == SKIP_NONE {
+            T::ZERO
+        } else {
+            ghj * (T::ONE - r * mj)
+        };
+        out.u[3][j] = if SKIP == SKIP_U3 { gxs } else { T::ZERO };
+        out.x[j] = gxs * scale;
+    }
+}
 
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 #[inline(always)]
@@ -372,43 +576,41 @@ fn backward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, cons
     let Item { b, dir, j0, n } = item;
     let col0 = dir * cfg.d + j0;
     let scale = T::from_f64(scale_of(cfg));
-    let vf = &inp.weight_c[col0..col0 + n];
-    let vr = &inp.weight_c[width + col0..width + col0 + n];
-    let bf = &inp.bias[col0..col0 + n];
-    let br = &inp.bias[width + col0..width + col0 + n];
     let bcol = b * width + col0;
-    let m: &[T] = match inp.mask_c {
-        Some(mc) if MC => &mc[bcol..bcol + n],
-        _ => &[],
-    };
     let c0 = &inp.c0[bcol..bcol + n];
     let last = (l * bsz + b) * width + col0;
-    // As in the forward: fixed-size zero-padded arrays, one per column of U, so the unit loop
-    // runs over whole arrays and vectorises; lanes past n see zeros and are never written.
-    let (vf, vr, bf, br) = (padded(vf), padded(vr), padded(bf), padded(br));
-    let m = if MC { padded(m) } else { [T::ONE; CHUNK] };
-    let mut gc = padded(&grad_out[last..last + n]);
-    let (mut gvf, mut gvr, mut gbf, mut gbr) = (
-        [T::ZERO; CHUNK],
-        [T::ZERO; CHUNK],
-        [T::ZERO; CHUNK],
-        [T::ZERO; CHUNK],
-    );
-    let (mut u0, mut u1, mut u2, mut xp) = (
-        [T::ZERO; CHUNK],
-        [T::ZERO; CHUNK],
-        [T::ZERO; CHUNK],
-        [T::ZERO; CHUNK],
-    );
-    let (mut cp_a, mut ct_a, mut gh_a) = ([T::ZERO; CHUNK], [T::ZERO; CHUNK], [T::ZERO; CHUNK]);
-    let mut go = [[T::ZERO; CHUNK]; 4];
+    // As in the forward: fixed-size zero-padded arrays, so the step loop runs over whole
+    // arrays and vectorises; lanes past n see zeros and are never written.
+    let gates = Gates::new(cfg, inp, (b, col0, n), MC);
+    let z = [T::ZERO; CHUNK];
+    let mut sums = BackSums {
+        gc: padded(&grad_out[last..last + n]),
+        gvf: z,
+        gvr: z,
+        gbf: z,
+        gbr: z,
+    };
+    let mut cols = Columns::new();
+    let mut st = StepStates {
+        cp: z,
+        ct: z,
+        gh: z,
+    };
+    let mut grads = StepGrads { u: [z; 4], x: z };
     let mut out_u = [T::ZERO; CHUNK * 4];
-    let mut out_x = [T::ZERO; CHUNK];
     for step in (0..l).rev() {
         let t = if dir == 0 { step } else { l - 1 - step };
         let row = (t * bsz + b) * width + col0;
         if inp.mask_pad.is_some_and(|p| p[t * bsz + b] != T::ZERO) {
-            continue; // no gradient at a padded step; gc passes through unchanged
+            // No gradient at a padded step; gc passes through unchanged.
+            // SAFETY: (t, b, col0 .. col0 + n) and their k parts belong to this item alone.
+            unsafe {
+                gu.write_slice(row * K, &[T::ZERO; CHUNK * 4][..n * K]);
+                if let Some(gx) = gx {
+                    gx.write_slice(row, &[T::ZERO; CHUNK][..n]);
+                }
+            }
+            continue;
         }
         // The state before this step in processing order.
         let prev: &[T] = if step == 0 {
@@ -418,64 +620,27 @@ fn backward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, cons
             let r = (tp * bsz + b) * width + col0;
             &states[r..r + n]
         };
-        cp_a[..n].copy_from_slice(prev);
-        ct_a[..n].copy_from_slice(&states[row..row + n]);
-        gh_a[..n].copy_from_slice(&grad_out[row..row + n]);
-        let cols = (&mut u0, &mut u1, &mut u2, &mut xp);
-        deinterleave::<T, K, SKIP>(inp, row, n, scale, cols);
-        for j in 0..CHUNK {
-            let cp = cp_a[j];
-            let f = (u1[j] + vf[j] * cp + bf[j]).sigmoid();
-            let r = (u2[j] + vr[j] * cp + br[j]).sigmoid();
-            let g = act::<T, TANH>(ct_a[j]);
-            let dg = if TANH { T::ONE - g * g } else { T::ONE };
-            let mj = m[j];
-            let xpj = if SKIP == SKIP_NONE { T::ZERO } else { xp[j] };
-            let ghj = gh_a[j];
-            let grr = ghj * (g - xpj) * mj * r * (T::ONE - r);
-            gbr[j] = gbr[j] + grr;
-            gvr[j] = gvr[j] + grr * cp;
-            let gct = ghj * mj * r * dg + gc[j];
-            let gf = gct * (cp - u0[j]) * f * (T::ONE - f);
-            gbf[j] = gbf[j] + gf;
-            gvf[j] = gvf[j] + gf * cp;
-            gc[j] = gct * f + gf * vf[j] + grr * vr[j];
-            go[0][j] = gct * (T::ONE - f);
-            go[1][j] = gf;
-            go[2][j] = grr;
-            let gxs = if SKIP == SKIP_NONE {
-                T::ZERO
-            } else {
-                ghj * (T::ONE - r * mj)
-            };
-            go[3][j] = if SKIP == SKIP_U3 { gxs } else { T::ZERO };
-            out_x[j] = gxs * scale;
-        }
-        // Re-interleave into (units × K).
-        for (j, o) in out_u[..n * K].chunks_exact_mut(K).enumerate() {
-            for (i, v) in o.iter_mut().enumerate() {
-                *v = go[i][j];
-            }
-        }
-        for (i, &v) in out_u[..n * K].iter().enumerate() {
-            // SAFETY: (t, b, col0 .. col0 + n) and their k parts belong to this item alone.
-            unsafe { gu.write(row * K + i, v) };
-        }
+        st.cp[..n].copy_from_slice(prev);
+        st.ct[..n].copy_from_slice(&states[row..row + n]);
+        st.gh[..n].copy_from_slice(&grad_out[row..row + n]);
+        deinterleave_best::<T, K, SKIP>(inp, row, n, scale, &mut cols);
+        backward_step_best::<T, SKIP, TANH, MC>(&gates, &cols, &st, scale, &mut sums, &mut grads);
+        reinterleave_best::<T, K>(&grads.u, n, &mut out_u);
+        // SAFETY: (t, b, col0 .. col0 + n) and their k parts belong to this item alone.
+        unsafe { gu.write_slice(row * K, &out_u[..n * K]) };
         if let Some(gx) = gx {
-            for (j, &v) in out_x[..n].iter().enumerate() {
-                // SAFETY: as above.
-                unsafe { gx.write(row + j, v) };
-            }
+            // SAFETY: as above.
+            unsafe { gx.write_slice(row, &grads.x[..n]) };
         }
     }
     for j in 0..n {
         // SAFETY: column (b, col0 + j) belongs to this item alone.
         unsafe {
-            gc0.write(bcol + j, gc[j]);
-            partial.write(bcol + j, gvf[j]);
-            partial.write(plane + bcol + j, gvr[j]);
-            partial.write(2 * plane + bcol + j, gbf[j]);
-            partial.write(3 * plane + bcol + j, gbr[j]);
+            gc0.write(bcol + j, sums.gc[j]);
+            partial.write(bcol + j, sums.gvf[j]);
+            partial.write(plane + bcol + j, sums.gvr[j]);
+            partial.write(2 * plane + bcol + j, sums.gbf[j]);
+            partial.write(3 * plane + bcol + j, sums.gbr[j]);
         }
     }
 }
