@@ -277,54 +277,6 @@ fn reinterleave<T: Real, const K: usize>(cols: &[[T; CHUNK]; 4], n: usize, out: 
     }
 }
 
-/// `deinterleave` and `reinterleave` compiled for AVX2 where the CPU has it (see
-/// [`simd_variant`]).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline(never)]
-fn deinterleave_avx2<T: Real, const K: usize, const SKIP: u8>(
-    inp: &Inputs<'_, T>,
-    row: usize,
-    n: usize,
-    scale: T,
-    cols: &mut Columns<T>,
-) {
-    deinterleave::<T, K, SKIP>(inp, row, n, scale, cols)
-}
-
-#[inline(always)]
-fn deinterleave_best<T: Real, const K: usize, const SKIP: u8>(
-    inp: &Inputs<'_, T>,
-    row: usize,
-    n: usize,
-    scale: T,
-    cols: &mut Columns<T>,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-        return unsafe { deinterleave_avx2::<T, K, SKIP>(inp, row, n, scale, cols) };
-    }
-    deinterleave::<T, K, SKIP>(inp, row, n, scale, cols)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline(never)]
-fn reinterleave_avx2<T: Real, const K: usize>(cols: &[[T; CHUNK]; 4], n: usize, out: &mut [T]) {
-    reinterleave::<T, K>(cols, n, out)
-}
-
-#[inline(always)]
-fn reinterleave_best<T: Real, const K: usize>(cols: &[[T; CHUNK]; 4], n: usize, out: &mut [T]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-        return unsafe { reinterleave_avx2::<T, K>(cols, n, out) };
-    }
-    reinterleave::<T, K>(cols, n, out)
-}
-
 /// Whether this CPU runs the AVX2 + FMA builds of the step loops (checked once, cached by std).
 #[inline(always)]
 fn has_avx2() -> bool {
@@ -338,36 +290,60 @@ fn has_avx2() -> bool {
     }
 }
 
-/// Generates `$best`, which runs the unit loop `$step` compiled for AVX2 + FMA when the CPU has
-/// them (8 f32 lanes instead of the baseline's 4) and the baseline build otherwise. The AVX2
-/// build is a separate function over fixed-size arrays, which LLVM vectorises (inlined into
-/// the whole item loop, it stayed scalar). The arithmetic is the same IEEE operations in both,
-/// so results do not depend on the CPU.
+/// Generates `$best`, which runs the per-step loop `$body` (generic parameters `[$gen]`, passed
+/// on as `[$garg]`) compiled for AVX2 + FMA when the CPU has them (8 f32 lanes instead of the
+/// baseline's 4) and the baseline build otherwise. The AVX2 build is a separate function over
+/// fixed-size arrays, which LLVM vectorises (inlined into the whole item loop, the unit loop
+/// stayed scalar). The arithmetic is the same IEEE operations in both, so results do not
+/// depend on the CPU.
 macro_rules! simd_variant {
-    ($best:ident, $avx2:ident, $step:ident, ($($arg:ident: $ty:ty),*)) => {
+    (
+        $best:ident, $avx2:ident, $body:ident,
+        [$($gen:tt)*], [$($garg:tt)*], ($($arg:ident: $ty:ty),*)
+    ) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         #[inline(never)]
-        fn $avx2<T: Real, const SKIP: u8, const TANH: bool, const MC: bool>($($arg: $ty),*) {
-            $step::<T, SKIP, TANH, MC>($($arg),*)
+        fn $avx2<$($gen)*>($($arg: $ty),*) {
+            $body::<$($garg)*>($($arg),*)
         }
 
         #[inline(always)]
-        fn $best<T: Real, const SKIP: u8, const TANH: bool, const MC: bool>($($arg: $ty),*) {
+        fn $best<$($gen)*>($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             if has_avx2() {
                 // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                return unsafe { $avx2::<T, SKIP, TANH, MC>($($arg),*) };
+                return unsafe { $avx2::<$($garg)*>($($arg),*) };
             }
-            $step::<T, SKIP, TANH, MC>($($arg),*)
+            $body::<$($garg)*>($($arg),*)
         }
     };
 }
 
 simd_variant!(
+    deinterleave_best,
+    deinterleave_avx2,
+    deinterleave,
+    [T: Real, const K: usize, const SKIP: u8],
+    [T, K, SKIP],
+    (inp: &Inputs<'_, T>, row: usize, n: usize, scale: T, cols: &mut Columns<T>)
+);
+
+simd_variant!(
+    reinterleave_best,
+    reinterleave_avx2,
+    reinterleave,
+    [T: Real, const K: usize],
+    [T, K],
+    (cols: &[[T; CHUNK]; 4], n: usize, out: &mut [T])
+);
+
+simd_variant!(
     forward_step_best,
     forward_step_avx2,
     forward_step,
+    [T: Real, const SKIP: u8, const TANH: bool, const MC: bool],
+    [T, SKIP, TANH, MC],
     (g: &Gates<T>, u: &Columns<T>, c: &mut [T; CHUNK], h: &mut [T; CHUNK])
 );
 
@@ -517,6 +493,8 @@ simd_variant!(
     backward_step_best,
     backward_step_avx2,
     backward_step,
+    [T: Real, const SKIP: u8, const TANH: bool, const MC: bool],
+    [T, SKIP, TANH, MC],
     (g: &Gates<T>, u: &Columns<T>, st: &StepStates<T>, scale: T, sums: &mut BackSums<T>, out: &mut StepGrads<T>)
 );
 
