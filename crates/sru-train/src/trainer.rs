@@ -179,8 +179,12 @@ struct LoopState {
 
 /// The loop state of a verified checkpoint.
 fn loop_state(ck: &checkpoint::Loaded) -> Result<LoopState, TrainError> {
-    serde_json::from_slice(ck.file(STATE_FILE)?)
-        .map_err(|e| TrainError::checkpoint(ck.path.join(STATE_FILE), format!("corrupt: {e}")))
+    parse_loop_state(ck.file(STATE_FILE)?, &ck.path.join(STATE_FILE))
+}
+
+/// Parses the `state.json` read from `path`.
+fn parse_loop_state(bytes: &[u8], path: &Path) -> Result<LoopState, TrainError> {
+    serde_json::from_slice(bytes).map_err(|e| TrainError::checkpoint(path, format!("corrupt: {e}")))
 }
 
 type Optim<B> = OptimizerAdaptor<Adam, LanguageModel<B>, B>;
@@ -884,8 +888,7 @@ pub fn load_trained<B: RecurrenceBackend>(
                 let path = latest.join(STATE_FILE);
                 let text = std::fs::read(&path)
                     .map_err(|e| TrainError::checkpoint(&path, format!("cannot read: {e}")))?;
-                let state: LoopState = serde_json::from_slice(&text)
-                    .map_err(|e| TrainError::checkpoint(&path, format!("corrupt: {e}")))?;
+                let state = parse_loop_state(&text, &path)?;
                 match state.best {
                     Some(b) if root.join(checkpoint::folder_name(b.step)).is_dir() => {
                         root.join(checkpoint::folder_name(b.step))

@@ -247,14 +247,9 @@ fn deinterleave<T: Real, const K: usize, const SKIP: u8>(
     // Zipped iterators rather than indices: no bounds checks, so the stride-K loads vectorise.
     let src = inp.u[row * K..(row + n) * K].chunks_exact(K);
     let dst = u0.iter_mut().zip(u1.iter_mut()).zip(u2.iter_mut());
-    for (((a, b), c), uj) in dst.zip(src) {
+    for ((((a, b), c), d), uj) in dst.zip(xp.iter_mut()).zip(src) {
         (*a, *b, *c) = (uj[0], uj[1], uj[2]);
-    }
-    if SKIP == SKIP_U3 {
-        for (d, uj) in xp
-            .iter_mut()
-            .zip(inp.u[row * K..(row + n) * K].chunks_exact(K))
-        {
+        if SKIP == SKIP_U3 {
             *d = uj[K - 1];
         }
     }
@@ -372,7 +367,7 @@ fn forward_step<T: Real, const SKIP: u8, const TANH: bool, const MC: bool>(
     }
 }
 
-#[allow(clippy::needless_range_loop)] // the unit loop indexes several arrays in step
+/// The forward of one work item over all time steps (row L of `out` gets the last state).
 #[inline(always)]
 fn forward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const MC: bool>(
     cfg: &RecurrenceConfig,
@@ -540,7 +535,7 @@ fn backward_step<T: Real, const SKIP: u8, const TANH: bool, const MC: bool>(
     }
 }
 
-#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn backward_item<T: Real, const K: usize, const SKIP: u8, const TANH: bool, const MC: bool>(
     cfg: &RecurrenceConfig,
