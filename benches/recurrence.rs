@@ -11,7 +11,7 @@ use std::time::Duration;
 use burn::backend::Flex;
 use burn::tensor::DType;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use sru_benches::{CopyBaseline, Shape, gbps, median_time, prepare};
+use sru_bench::{CopyBaseline, Shape, gbps, median_time, prepare};
 
 /// Shapes of the grid that fit a 24 GiB machine: L ∈ {256, 1024, 4096} and
 /// B·d ∈ {2^12 … 2^20} with L·B·d ≤ 2^25 elements.

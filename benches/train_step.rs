@@ -1,7 +1,8 @@
 //! Criterion benchmark of the byte-level SRU++ LM on the CPU (Flex, f32): a training step
-//! (forward, backward, RAdam, carried state) and an inference step, beside the machine's
-//! matrix-multiply rate through the same backend, measured in the same run. Ends with a table
-//! of tokens/s and the training step's model FLOP rate as a fraction of that sgemm rate.
+//! (sru-train's step: forward, backward, clipping, RAdam, carried state) and an inference
+//! step, beside the machine's matrix-multiply rate through the same backend, measured in the
+//! same run. Ends with a table of tokens/s and the training step's model FLOP rate as a
+//! fraction of that sgemm rate.
 //!
 //! Run: `cargo bench -p sru-benches --bench train_step`.
 #![allow(clippy::print_stdout, missing_docs)]
@@ -9,10 +10,9 @@
 use std::time::Duration;
 
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::{Distribution, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use sru_benches::lm::{InferStep, LmShape, TrainStep};
-use sru_benches::median_time;
+use sru_bench::{InferBench, LmShape, TrainBench, median_time, sgemm_gflops};
+use sru_train::Precision;
 
 type A = Autodiff<Flex>;
 
@@ -39,23 +39,13 @@ fn shapes() -> Vec<LmShape> {
     ]
 }
 
-/// GFLOP/s of an n×n×n f32 matrix product through Burn on this machine.
-fn sgemm_gflops(n: usize) -> f64 {
-    let dev = Default::default();
-    let a = Tensor::<Flex, 2>::random([n, n], Distribution::Default, &dev);
-    let b = Tensor::<Flex, 2>::random([n, n], Distribution::Default, &dev);
-    let t = median_time(1, 5, || {
-        let _ = a.clone().matmul(b.clone()).into_data();
-    });
-    2.0 * (n * n * n) as f64 / t.as_secs_f64() / 1e9
-}
-
 fn bench(c: &mut Criterion) {
     let dev = Default::default();
     let mut table = Vec::new();
     for shape in shapes() {
-        let mut train = TrainStep::<A>::new(&shape, &dev).expect("model");
-        let mut infer = InferStep::<Flex>::new(&shape, &dev).expect("model");
+        let mut train =
+            TrainBench::<A>::synthetic(&shape, Precision::F32, Default::default()).expect("model");
+        let mut infer = InferBench::<Flex>::new(&shape, &dev).expect("model");
         let mut g = c.benchmark_group(format!("lm/{}", shape.label()));
         g.sample_size(10)
             .warm_up_time(Duration::from_millis(500))
@@ -76,7 +66,7 @@ fn bench(c: &mut Criterion) {
         });
         table.push((shape, t_train, t_infer));
     }
-    let peak = sgemm_gflops(1024);
+    let peak = sgemm_gflops::<Flex>(1024, &dev);
     println!("\nsgemm 1024³ through Burn Flex: {peak:.1} GFLOP/s (same run)");
     println!("| shape | train tokens/s | infer tokens/s | train GFLOP/s | of sgemm |");
     println!("|---|---|---|---|---|");

@@ -94,6 +94,8 @@ def main():
         loss, h, m = model(x, y, state["h"], state["m"], mask(mem_len, L, L, False).to(dev))
         opt.zero_grad()
         loss.backward()
+        # As train_enwik8.py:302 clips every update (and as sru-rs's training step does).
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         state["h"], state["m"] = h.detach(), [t.detach() for t in m]
 

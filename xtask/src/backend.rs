@@ -46,18 +46,14 @@ pub fn ensure_available(kind: BackendKind) -> Result<()> {
     match kind {
         BackendKind::Cpu => Ok(()),
         BackendKind::Wgpu => {
-            if cfg!(feature = "wgpu") {
-                Ok(())
-            } else {
-                bail!("this build has no WGPU support; rebuild with `--features wgpu`")
-            }
+            sru_kernel::device::wgpu_adapter_count()?;
+            Ok(())
         }
         BackendKind::Cuda => {
             if !cfg!(feature = "cuda") {
                 bail!("this build has no CUDA support; rebuild with `--features cuda`");
             }
-            let n = sru_kernel::device::cuda_device_count()?;
-            let _ = n;
+            sru_kernel::device::cuda_device_count()?;
             Ok(())
         }
     }

@@ -1,13 +1,14 @@
 //! `cargo xtask bench train-step`: the byte-level SRU++ LM at a given size, timed as a
-//! training step (forward, backward, RAdam; state carried) and as an inference step (scoring
-//! under the evaluation mask), medians after warm-up. With `--json` the last line is one JSON
+//! training step (sru-train's step, as `cargo xtask train` runs it: forward, backward,
+//! clipping, RAdam; state carried) and as an inference step (scoring under the evaluation
+//! mask), medians after warm-up. With `--json` the last line is one JSON
 //! object, so any harness (`benches/compare/`) can read it.
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::json;
-use sru_benches::lm::{InferStep, LmShape, TrainStep, peak_rss_bytes};
-use sru_benches::median_time;
+use sru_bench::{InferBench, LmShape, TrainBench, median_time, peak_rss_bytes, sgemm_gflops};
+use sru_train::Precision;
 
 use crate::backend::{BackendJob, BackendKind, dispatch};
 use sru_train::TrainingBackend;
@@ -51,7 +52,7 @@ impl RecurrenceArgs {
     fn run(self) -> Result<()> {
         use burn::backend::Flex;
         use burn::tensor::DType;
-        use sru_benches::{CopyBaseline, Shape, gbps, prepare};
+        use sru_bench::{CopyBaseline, Shape, gbps, prepare};
         let dev = Default::default();
         let shape = Shape {
             length: self.unroll,
@@ -167,7 +168,7 @@ impl BackendJob for TrainStepArgs {
         let mut t_train = None;
         let mut rss_train = None;
         if self.phase != Phase::Infer {
-            let mut train = TrainStep::<B>::new(&shape, device)?;
+            let mut train = TrainBench::<B>::synthetic(&shape, Precision::F32, device.clone())?;
             t_train = Some(median_time(self.warmup, self.iters, || {
                 if let Err(e) = train.step() {
                     failed = Some(e);
@@ -177,7 +178,7 @@ impl BackendJob for TrainStepArgs {
         }
         let mut t_infer = None;
         if self.phase != Phase::Train {
-            let mut infer = InferStep::<B::InnerBackend>::new(&shape, device)?;
+            let mut infer = InferBench::<B::InnerBackend>::new(&shape, device)?;
             t_infer = Some(median_time(self.warmup, self.iters, || {
                 if let Err(e) = infer.step() {
                     failed = Some(e);
@@ -188,19 +189,11 @@ impl BackendJob for TrainStepArgs {
             return Err(e.into());
         }
         // The backend's own matrix-multiply rate, the ceiling of the projections.
-        let sgemm = {
-            use burn::tensor::{Distribution, Tensor};
-            let n = 1024;
-            let a = Tensor::<B::InnerBackend, 2>::random([n, n], Distribution::Default, device);
-            let t = median_time(1, 5, || {
-                let _ = a.clone().matmul(a.clone()).into_data();
-            });
-            2.0 * (n * n * n) as f64 / t.as_secs_f64() / 1e9
-        };
+        let sgemm = sgemm_gflops::<B::InnerBackend>(1024, device);
         let tokens = shape.tokens() as f64;
         let train_tps = t_train.map(|t| tokens / t.as_secs_f64());
         let infer_tps = t_infer.map(|t| tokens / t.as_secs_f64());
-        let params = shape.config().num_params();
+        let params = shape.model().num_params();
         let gflops = train_tps.map(|tps| tps * shape.train_flops_per_token() / 1e9);
         let mut line = format!("{}  ·  {params} parameters", shape.label());
         if let (Some(t), Some(tps), Some(g)) = (t_train, train_tps, gflops) {

@@ -53,7 +53,7 @@ mod cuda {
     use burn::tensor::backend::Backend;
     use burn_cubecl::CubeBackend;
     use cubecl::cuda::CudaRuntime;
-    use sru_benches::{CopyBaseline, Shape, gbps, median_time, prepare};
+    use sru_bench::{CopyBaseline, Shape, gbps, median_time, prepare};
     use sru_parity::random::{check_backend, option_grid, shape_cases};
     use sru_parity::{Fixture, run_recurrence};
 
@@ -62,7 +62,8 @@ mod cuda {
     type Raw = CubeBackend<CudaRuntime, f32, i32, u8>;
 
     fn train_steps(cmd: &GpuCheck, dev: &CudaDevice, rows: &mut Vec<(String, String)>) {
-        use sru_benches::lm::{InferStep, LmShape, TrainStep};
+        use sru_bench::{InferBench, LmShape, TrainBench};
+        use sru_train::Precision;
         let shape = LmShape {
             d: 3072,
             proj: 768,
@@ -71,13 +72,14 @@ mod cuda {
             batch: 4,
             vocab: 205,
         };
-        for (dtype, label) in [
-            (DType::F32, "f32"),
-            (DType::BF16, "bf16"),
-            (DType::F16, "f16"),
+        for (precision, label) in [
+            (Precision::F32, "f32"),
+            (Precision::Bf16, "bf16"),
+            (Precision::F16, "f16"),
         ] {
             let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(f64, f64)> {
-                let mut step = TrainStep::<Autodiff<Cuda>>::with_dtype(&shape, dev, dtype)?;
+                let mut step =
+                    TrainBench::<Autodiff<Cuda>>::synthetic(&shape, precision, dev.clone())?;
                 let mut err = None;
                 let t = median_time(2, 5, || {
                     if let Err(e) = step.step() {
@@ -85,7 +87,7 @@ mod cuda {
                     }
                 });
                 drop(step);
-                let mut infer = InferStep::<Cuda>::new(&shape, dev)?;
+                let mut infer = InferBench::<Cuda>::new(&shape, dev)?;
                 let ti = median_time(2, 5, || {
                     if let Err(e) = infer.step() {
                         err = Some(e);

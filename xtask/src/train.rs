@@ -13,10 +13,9 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use sru_data::{Split, TokenCache};
-use sru_model::preset;
-use sru_train::{Precision, RunOptions, Summary, TrainConfig, train};
+use sru_train::{Precision, RunOptions, Summary, TrainConfig, recipe, train};
 
-use crate::backend::{BackendJob, BackendKind, dispatch};
+use crate::backend::{BackendJob, BackendKind, dispatch, ensure_available};
 use crate::corpus;
 use crate::plot;
 use crate::progress::Renderer;
@@ -91,51 +90,6 @@ pub struct Train {
     no_final_eval: bool,
 }
 
-/// The recipe for the CPU-sized presets: a short warmup + cosine that learns visibly in a
-/// few minutes; the paper's presets get the official recipe (spec §3.3-3.4).
-fn preset_config(name: &str, data: PathBuf) -> Result<TrainConfig> {
-    let model = preset(name)?;
-    let mut c = TrainConfig::official(model, data);
-    c.preset = Some(name.to_string());
-    match name {
-        "small" | "tiny" => {
-            c.batch_size = 16;
-            c.unroll = 128;
-            c.steps = 1000;
-            c.warmup_steps = 50;
-            c.lr = 3e-3;
-            c.weight_decay = 0.01;
-            c.eval_every = 200;
-            c.eval_unroll = 256;
-            c.eval_batch_size = 16;
-            c.eval_max_tokens = Some(65_536);
-            c.final_eval_batch_size = 16;
-            c.checkpoint_every = 200;
-            c.log_every = 20;
-        }
-        "enwik8-large" => {
-            c.batch_size = 8;
-            c.lr = 4e-4;
-        }
-        "wt103-base" | "wt103-large" | "wt103-large-k5" => {
-            c.batch_size = 8;
-            c.unroll = if name == "wt103-base" { 768 } else { 1024 };
-            c.eval_unroll = 2560;
-            c.warmup_style = sru_train::WarmupStyle::Wt103;
-        }
-        "bwb-base" | "bwb-large" => {
-            c.batch_size = if name == "bwb-base" { 128 } else { 192 };
-            c.unroll = 64;
-            c.eval_unroll = 96;
-            c.eval_batch_size = 8;
-            c.lr = 2e-4;
-            c.steps = 800_000;
-        }
-        _ => {}
-    }
-    Ok(c)
-}
-
 fn free_run_dir(preset: &str) -> PathBuf {
     let base = corpus::repo_root().join("runs");
     let mut dir = base.join(preset);
@@ -170,8 +124,7 @@ impl Train {
             }
             if let Some(s) = self.steps {
                 // Extend (or shorten) the run: the cosine then ends at the new total.
-                c.steps = s;
-                c.warmup_steps = c.warmup_steps.min(s);
+                c.set_steps(s);
             }
             if let Some(d) = self.devices {
                 c.devices = d;
@@ -193,22 +146,14 @@ impl Train {
                 }
                 c
             }
-            None => preset_config(&self.preset, data)?,
+            None => recipe(&self.preset)?.config(data)?,
         };
-        let cache = TokenCache::open(&c.data)?;
-        if c.model.adaptive.is_none() {
-            // Byte and small-vocabulary corpora: the output layer is as large as the
-            // vocabulary, as the official scripts size it.
-            c.model.vocab_size = cache.vocab().len();
-        }
+        c.fit_vocabulary(&TokenCache::open(&c.data)?);
         if let Some(v) = self.devices {
             c.devices = v;
         }
         if let Some(v) = self.steps {
-            c.steps = v;
-            c.warmup_steps = c.warmup_steps.min(v);
-            c.eval_every = c.eval_every.min(v);
-            c.checkpoint_every = c.checkpoint_every.min(v);
+            c.set_steps(v);
         }
         if let Some(v) = self.batch_size {
             c.batch_size = v;
@@ -247,6 +192,8 @@ impl Train {
     }
 
     pub fn run(self) -> Result<()> {
+        // Before the corpus is prepared: a backend that cannot run here fails at once.
+        ensure_available(self.backend)?;
         let (config, run_dir, resume) = self.plan()?;
         if config.precision != Precision::F32 && self.backend == BackendKind::Cpu {
             bail!(
@@ -336,10 +283,11 @@ fn report(run_dir: &Path, s: &Summary, unigram: f64) {
             s.train_tokens as f64 / s.train_seconds
         );
     }
-    if let Some((step, loss)) = s.best {
+    if let Some(b) = s.best {
         eprintln!(
-            "best valid (periodic): {:.4} bits/token at update {step}",
-            bits(loss)
+            "best valid (periodic): {:.4} bits/token at update {}",
+            bits(b.loss),
+            b.step
         );
     }
     for (name, r) in [("valid", s.final_valid), ("test", s.final_test)] {

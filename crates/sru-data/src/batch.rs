@@ -93,15 +93,16 @@ impl<'a> OrderedStream<'a> {
     /// each stream would hold fewer than two tokens.
     pub fn new(cache: &'a TokenCache, split: Split, spec: StreamSpec) -> Result<Self, DataError> {
         if spec.batch == 0 || spec.unroll == 0 || spec.world == 0 {
-            return Err(DataError::Option(format!(
-                "batch, unroll and world must be positive: {spec:?}"
-            )));
+            return Err(DataError::Option {
+                option: "stream spec",
+                why: format!("batch, unroll and world must be positive: {spec:?}"),
+            });
         }
         if spec.rank >= spec.world {
-            return Err(DataError::Option(format!(
-                "rank {} is not below world {}",
-                spec.rank, spec.world
-            )));
+            return Err(DataError::Option {
+                option: "rank",
+                why: format!("rank {} is not below world {}", spec.rank, spec.world),
+            });
         }
         let streams = (spec.batch * spec.world) as u64;
         let n = cache.len(split);

@@ -47,7 +47,7 @@ impl SplitPlan {
         if r.iter().any(|x| !x.is_finite() || *x < 0.0)
             || (r.iter().sum::<f64>() - 1.0).abs() > 1e-6
         {
-            return Err(DataError::BadSplit(r.to_vec()));
+            return Err(DataError::BadSplit { ratios: r.to_vec() });
         }
         Ok(Self::Ratios(r))
     }

@@ -70,9 +70,10 @@ impl std::str::FromStr for Split {
             "train" => Ok(Split::Train),
             "valid" | "validation" | "dev" => Ok(Split::Valid),
             "test" => Ok(Split::Test),
-            other => Err(DataError::Option(format!(
-                "unknown split `{other}` (train, valid, test)"
-            ))),
+            other => Err(DataError::Option {
+                option: "split",
+                why: format!("unknown split `{other}` (train, valid, test)"),
+            }),
         }
     }
 }
@@ -129,10 +130,10 @@ impl CacheWriter {
     /// A split out of order.
     pub fn begin(&mut self, split: Split) -> Result<(), DataError> {
         if split.index() < self.current {
-            return Err(DataError::Option(format!(
-                "split {} written out of order",
-                split.name()
-            )));
+            return Err(DataError::Option {
+                option: "split",
+                why: format!("split {} written out of order", split.name()),
+            });
         }
         self.current = split.index();
         Ok(())
@@ -146,10 +147,10 @@ impl CacheWriter {
         let mut buf = Vec::with_capacity(ids.len() * self.width as usize);
         for &id in ids {
             if id as usize >= self.vocab_size {
-                return Err(DataError::Option(format!(
-                    "token id {id} outside the vocabulary of {}",
-                    self.vocab_size
-                )));
+                return Err(DataError::IdOutOfRange {
+                    id: u64::from(id),
+                    vocab_size: self.vocab_size,
+                });
             }
             match self.width {
                 1 => buf.push(id as u8),

@@ -7,6 +7,7 @@ use thiserror::Error;
 
 /// Why a corpus could not be prepared, read or batched.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum DataError {
     /// An input or output file could not be read or written.
     #[error("{path}: {source}")]
@@ -31,8 +32,11 @@ pub enum DataError {
         offset: u64,
     },
     /// Split ratios that are negative or do not sum to 1.
-    #[error("split ratios {0:?} must be non-negative and sum to 1")]
-    BadSplit(Vec<f64>),
+    #[error("split ratios {ratios:?} must be non-negative and sum to 1")]
+    BadSplit {
+        /// The ratios given.
+        ratios: Vec<f64>,
+    },
     /// A split too small for one batch.
     #[error(
         "split `{split}` has {tokens} tokens, fewer than one batch needs ({needed}: batch {batch} × (1 + 1))"
@@ -72,8 +76,29 @@ pub enum DataError {
         why: String,
     },
     /// An invalid option (batch size 0, unknown split, rank ≥ world).
-    #[error("invalid option: {0}")]
-    Option(String),
+    #[error("invalid {option}: {why}")]
+    Option {
+        /// The option (`batch`, `rank`, `split`, …).
+        option: &'static str,
+        /// What is wrong with its value.
+        why: String,
+    },
+    /// Text with a symbol the vocabulary does not have (and no unknown token to map it to).
+    #[error("{symbol} is not in the vocabulary{}", if *.has_unk { "" } else { " (which has no unknown token)" })]
+    OutOfVocabulary {
+        /// The symbol: a word, or a byte as `byte 0x..`.
+        symbol: String,
+        /// Whether the vocabulary has an unknown token (false here means it has none).
+        has_unk: bool,
+    },
+    /// A token id at or above the vocabulary size.
+    #[error("token id {id} is outside the vocabulary of {vocab_size} ids")]
+    IdOutOfRange {
+        /// The id.
+        id: u64,
+        /// Ids in the vocabulary.
+        vocab_size: usize,
+    },
 }
 
 impl DataError {

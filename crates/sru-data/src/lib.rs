@@ -8,7 +8,8 @@
 //! - [`prepare_bytes`]: any file (plain, `.bz2`, `.zip`) as bytes; enwik8's split or ratios.
 //! - [`prepare_words`]: WikiText-103, PTB and One Billion Word folders.
 //! - [`prepare_subword`]: byte-level BPE ([`Subword`]: trained here, or the GPT-2 files).
-//! - [`TokenCache`]: the prepared corpus (`tokens.bin` + `vocab.json`), checksummed.
+//! - [`TokenCache`]: the prepared corpus (`tokens.bin` + `vocab.json`), checksummed; its
+//!   [`Tokenizer`] turns text into ids and back ([`TextStream`] for ids one at a time).
 //! - [`OrderedStream`]: B contiguous streams, segments of L, targets shifted by one, a
 //!   serialisable [`Cursor`], rank/world sharding; [`ShuffledSentences`] for Billion Word.
 //!
@@ -37,6 +38,7 @@ mod source;
 mod subword;
 #[cfg(feature = "burn")]
 mod tensors;
+mod tokenizer;
 mod vocab;
 mod word;
 
@@ -48,5 +50,6 @@ pub use progress::{Progress, ProgressFn};
 pub use shuffled::ShuffledSentences;
 pub use source::Source;
 pub use subword::{Subword, TOKENIZER_FILE, prepare_subword};
+pub use tokenizer::{ByteTokenizer, TextStream, Tokenizer, WordTokenizer};
 pub use vocab::Vocab;
 pub use word::{WordFormat, WordOptions, prepare_words};

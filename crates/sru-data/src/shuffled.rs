@@ -8,6 +8,10 @@
 //! next sentence to whichever stream runs dry first; here stream b takes sentences b, b + B,
 //! b + 2B, … of the permutation, so a [`Cursor`] (epoch, segment) alone fixes the position.
 
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_pcg::Pcg64;
+
 use crate::batch::{Batch, Cursor, StreamSpec};
 use crate::cache::{Split, TokenCache};
 use crate::error::DataError;
@@ -55,15 +59,6 @@ impl StreamPlan {
     }
 }
 
-/// splitmix64: a small seeded generator for the permutation.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 impl<'a> ShuffledSentences<'a> {
     /// Finds the sentences of `split` (each delimited by `boundary` on both sides, as
     /// `<S> … <S>`) and prepares the seeded stream.
@@ -78,7 +73,12 @@ impl<'a> ShuffledSentences<'a> {
         seed: u64,
     ) -> Result<Self, DataError> {
         if spec.batch == 0 || spec.unroll == 0 || spec.world == 0 || spec.rank >= spec.world {
-            return Err(DataError::Option(format!("invalid stream spec {spec:?}")));
+            return Err(DataError::Option {
+                option: "stream spec",
+                why: format!(
+                    "batch, unroll and world must be positive and rank below world: {spec:?}"
+                ),
+            });
         }
         let n = cache.len(split);
         let mut sentences = Vec::new();
@@ -132,11 +132,7 @@ impl<'a> ShuffledSentences<'a> {
             return plans.clone();
         }
         let mut order: Vec<u32> = (0..self.sentences.len() as u32).collect();
-        let mut state = self.seed.wrapping_add(epoch);
-        for i in (1..order.len()).rev() {
-            let j = (splitmix(&mut state) % (i as u64 + 1)) as usize;
-            order.swap(i, j);
-        }
+        order.shuffle(&mut Pcg64::seed_from_u64(self.seed.wrapping_add(epoch)));
         let streams = self.spec.batch * self.spec.world;
         let plans: Vec<StreamPlan> = (0..self.spec.batch)
             .map(|col| {

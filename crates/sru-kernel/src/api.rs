@@ -225,6 +225,13 @@ pub fn elementwise_recurrence<B: RecurrenceBackend>(
     options: &RecurrenceOptions,
 ) -> Result<RecurrenceOutput<B>, KernelError> {
     let config = input.config(options)?;
+    let dtype = input.u.dtype();
+    if !B::sru_supports_dtype(dtype) {
+        return Err(KernelError::UnsupportedDType {
+            dtype: format!("{dtype:?}"),
+            backend: B::name(&input.u.device()),
+        });
+    }
     let mask_pad = input.mask_pad_float();
     let c0 = input.c0_or_zeros(&config);
     let prim = |t: Tensor<B, 3>| t.into_primitive().tensor();

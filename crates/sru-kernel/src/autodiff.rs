@@ -55,6 +55,10 @@ impl<B: RecurrenceKernels> Backward<B, 5> for RecurrenceBackward {
 }
 
 impl<B: RecurrenceKernels, C: CheckpointStrategy> RecurrenceBackend for Autodiff<B, C> {
+    fn sru_supports_dtype(dtype: burn::tensor::DType) -> bool {
+        B::sru_supports_dtype(dtype)
+    }
+
     fn sru_forward(config: &RecurrenceConfig, inputs: RecurrenceInputs<Self>) -> FloatTensor<Self> {
         // x is optional; an untracked placeholder keeps the node arity fixed at 5.
         let x = inputs.x.clone().unwrap_or_else(|| {

@@ -9,7 +9,7 @@
 //! and whose row `L` is the last cell state. One output keeps the autodiff graph to one node;
 //! the public function slices it (a view) into `h` and `last_c`.
 
-use burn::tensor::{backend::Backend, ops::FloatTensor};
+use burn::tensor::{DType, backend::Backend, ops::FloatTensor};
 
 use crate::options::RecurrenceConfig;
 
@@ -52,6 +52,13 @@ pub struct RecurrenceGrads<B: Backend> {
 
 /// A Burn backend that can run the SRU element-wise recurrence forward.
 pub trait RecurrenceBackend: Backend {
+    /// Whether the kernel computes with tensors of `dtype` (the public function refuses the
+    /// others with [`crate::KernelError::UnsupportedDType`]). Every implementation here takes
+    /// the four IEEE float types; f16 and bf16 are computed in f32.
+    fn sru_supports_dtype(dtype: DType) -> bool {
+        matches!(dtype, DType::F64 | DType::F32 | DType::F16 | DType::BF16)
+    }
+
     /// Runs the recurrence; returns `(L + 1, B, D)`: `h` in rows `0..L`, the last state in row L.
     fn sru_forward(config: &RecurrenceConfig, inputs: RecurrenceInputs<Self>) -> FloatTensor<Self>;
 }

@@ -1,5 +1,6 @@
 //! Asking whether a GPU backend can run here, before Burn is asked for a device (which would
-//! otherwise panic inside a dependency, sometimes on a background thread).
+//! otherwise panic inside a dependency, sometimes on a background thread): a CUDA driver with a
+//! device ([`cuda_device_count`]), a WGPU adapter ([`wgpu_adapter_count`]).
 
 use crate::error::KernelError;
 
@@ -11,15 +12,57 @@ use crate::error::KernelError;
 /// # Errors
 /// [`KernelError::DeviceUnavailable`] with the reason (no driver, init failure, no device).
 pub fn cuda_device_count() -> Result<usize, KernelError> {
+    let unavailable = |why: String| KernelError::DeviceUnavailable {
+        backend: "CUDA",
+        why,
+    };
     #[cfg(feature = "cuda")]
     {
-        cuda::device_count()
-            .map_err(|e| KernelError::DeviceUnavailable(format!("CUDA unavailable: {e}")))
+        cuda::device_count().map_err(unavailable)
     }
     #[cfg(not(feature = "cuda"))]
     {
-        Err(KernelError::DeviceUnavailable(
+        Err(unavailable(
             "this build has no CUDA support; rebuild with `--features cuda`".into(),
+        ))
+    }
+}
+
+/// The adapters WGPU offers on the graphics API that Burn's WGPU backend uses here (Vulkan on
+/// Linux and Windows, Metal on macOS); at least one, or an error naming the fix.
+///
+/// Without a driver, CubeCL's device set-up panics with "No possible adapter available for
+/// backend"; asking first turns that into a message. Without the `wgpu` feature it always
+/// fails with a message saying so.
+///
+/// # Errors
+/// [`KernelError::DeviceUnavailable`] when no adapter exists.
+pub fn wgpu_adapter_count() -> Result<usize, KernelError> {
+    let unavailable = |why: String| KernelError::DeviceUnavailable {
+        backend: "WGPU",
+        why,
+    };
+    #[cfg(feature = "wgpu")]
+    {
+        use cubecl::wgpu::{AutoGraphicsApi, GraphicsApi};
+        let api = AutoGraphicsApi::backend();
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: api.into(),
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        let n = cubecl::future::block_on(instance.enumerate_adapters(api.into())).len();
+        if n == 0 {
+            return Err(unavailable(format!(
+                "no {api:?} adapter found. Install a {api:?} driver: on Debian/Ubuntu without a \
+                 GPU, `apt-get install mesa-vulkan-drivers` gives a software device (lavapipe)"
+            )));
+        }
+        Ok(n)
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        Err(unavailable(
+            "this build has no WGPU support; rebuild with `--features wgpu`".into(),
         ))
     }
 }

@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// Why a recurrence call was refused before any kernel ran.
 #[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum KernelError {
     /// `k` must be 3 (skip from `x`, or no skip) or 4 (skip value from `U[..., 3]`).
     #[error("k must be 3 or 4, got {0}")]
@@ -56,9 +57,15 @@ pub enum KernelError {
         /// The dtype asked for.
         dtype: String,
         /// The backend's name.
-        backend: &'static str,
+        backend: String,
     },
-    /// A device was asked for that this machine does not have (e.g. CUDA without a driver).
-    #[error("{0}")]
-    DeviceUnavailable(String),
+    /// A device was asked for that this machine does not have (e.g. CUDA without a driver,
+    /// WGPU without a Vulkan driver).
+    #[error("{backend} unavailable: {why}")]
+    DeviceUnavailable {
+        /// `CUDA` or `WGPU`.
+        backend: &'static str,
+        /// What is missing, and how to provide it.
+        why: String,
+    },
 }

@@ -115,6 +115,10 @@ fn forward<B: FusionBackend + RecurrenceKernels>(
 }
 
 impl<B: FusionBackend + RecurrenceKernels> RecurrenceBackend for Fusion<B> {
+    fn sru_supports_dtype(dtype: DType) -> bool {
+        B::sru_supports_dtype(dtype)
+    }
+
     fn sru_forward(config: &RecurrenceConfig, inputs: RecurrenceInputs<Self>) -> FloatTensor<Self> {
         forward(config, inputs, false).remove(0)
     }

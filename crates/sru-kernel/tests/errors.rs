@@ -144,3 +144,38 @@ fn cuda_unavailability_is_an_error_not_a_panic() {
         assert!(e.to_string().to_lowercase().contains("cuda"), "{e}");
     }
 }
+
+/// A float tensor of a dtype the kernel does not compute in (here a quantized one) is refused
+/// with `UnsupportedDType`, where the CPU kernel used to panic.
+#[test]
+fn an_unsupported_float_dtype_is_refused() {
+    use burn::tensor::quantization::QuantScheme;
+    let q = |t: Tensor<B, 3>| t.quantize_dynamic(&QuantScheme::default());
+    let dev = Default::default();
+    let (l, b, d) = (2, 1, 4);
+    let u = q(Tensor::ones([l, b, 3 * d], &dev));
+    let dtype = u.dtype();
+    assert!(!matches!(
+        dtype,
+        DType::F32 | DType::F64 | DType::F16 | DType::BF16
+    ));
+    let w = |n: usize| {
+        Tensor::<B, 3>::ones([1, 1, n], &dev)
+            .quantize_dynamic(&QuantScheme::default())
+            .reshape([n])
+    };
+    let input =
+        RecurrenceInput::new(u, w(2 * d), w(2 * d)).with_x(q(Tensor::ones([l, b, d], &dev)));
+    let e = err(
+        input.with_c0(
+            Tensor::<B, 3>::ones([1, b, d], &dev)
+                .quantize_dynamic(&QuantScheme::default())
+                .reshape([b, d]),
+        ),
+        RecurrenceOptions::default(),
+    );
+    assert!(
+        matches!(&e, KernelError::UnsupportedDType { dtype: t, .. } if *t == format!("{dtype:?}")),
+        "{e}"
+    );
+}

@@ -52,25 +52,31 @@ impl AdaptiveConfig {
     /// Checks the cutoffs and widths.
     ///
     /// # Errors
-    /// [`ModelError::Config`].
+    /// [`ModelError::Config`] naming `cutoffs` or `div_val`.
     pub fn validate(&self, vocab: usize) -> Result<(), ModelError> {
         let mut prev = 0;
         for &c in &self.cutoffs {
             if c <= prev || c >= vocab {
-                return Err(ModelError::Config(format!(
-                    "cutoffs {:?} must increase strictly and stay below the vocabulary size {vocab}",
-                    self.cutoffs
-                )));
+                return Err(ModelError::config(
+                    "cutoffs",
+                    format!(
+                        "cutoffs {:?} must increase strictly and stay below the vocabulary size {vocab}",
+                        self.cutoffs
+                    ),
+                ));
             }
             prev = c;
         }
         if self.div_val == 0 || self.width(self.cutoffs.len()) == 0 {
-            return Err(ModelError::Config(format!(
-                "n_e {} / div_val {}^{} leaves a cluster without width",
-                self.n_e,
-                self.div_val,
-                self.cutoffs.len()
-            )));
+            return Err(ModelError::config(
+                "div_val",
+                format!(
+                    "n_e {} / div_val {}^{} leaves a cluster without width",
+                    self.n_e,
+                    self.div_val,
+                    self.cutoffs.len()
+                ),
+            ));
         }
         Ok(())
     }
@@ -162,19 +168,29 @@ pub struct AdaptiveSoftmax<B: Backend> {
     pub drop: Dropout,
 }
 
+/// Per cluster: the rows (into a flat token list) of its tokens, and their ids within it.
+type Clusters = Vec<(Vec<i64>, Vec<i64>)>;
+
 /// Row indices (into a flat token list) of each cluster, and the tokens' ids within it.
-fn clusters(ids: &[i64], ends: &[usize]) -> Vec<(Vec<i64>, Vec<i64>)> {
+///
+/// # Errors
+/// [`ModelError::TokenOutOfRange`] for an id outside `[0, V)` (`role`: input or target).
+fn clusters(ids: &[i64], ends: &[usize], role: &'static str) -> Result<Clusters, ModelError> {
+    let vocab_size = ends[ends.len() - 1];
     let mut v = vec![(Vec::new(), Vec::new()); ends.len() - 1];
-    for (row, &w) in ids.iter().enumerate() {
-        let w = w.max(0) as usize;
-        let c = ends
-            .windows(2)
-            .position(|e| w >= e[0] && w < e[1])
-            .unwrap_or(ends.len() - 2);
+    for (row, &id) in ids.iter().enumerate() {
+        let c = usize::try_from(id)
+            .ok()
+            .and_then(|w| ends.windows(2).position(|e| w >= e[0] && w < e[1]))
+            .ok_or(ModelError::TokenOutOfRange {
+                role,
+                id,
+                vocab_size,
+            })?;
         v[c].0.push(row as i64);
-        v[c].1.push((w - ends[c]) as i64);
+        v[c].1.push(id - ends[c] as i64);
     }
-    v
+    Ok(v)
 }
 
 fn int1<B: Backend>(v: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> {
@@ -233,13 +249,20 @@ impl<B: Backend> AdaptiveSoftmax<B> {
     }
 
     /// Negative log-likelihood `(L, B)` of `targets`, computing each tail only for its tokens.
-    pub fn nll(&self, h: Tensor<B, 3>, targets: Tensor<B, 2, Int>) -> Tensor<B, 2> {
+    ///
+    /// # Errors
+    /// [`ModelError::TokenOutOfRange`] naming the first target outside the vocabulary.
+    pub fn nll(
+        &self,
+        h: Tensor<B, 3>,
+        targets: Tensor<B, 2, Int>,
+    ) -> Result<Tensor<B, 2>, ModelError> {
         let [l, b, d] = h.dims();
         let n = l * b;
         let device = h.device();
         let h = h.reshape([n, d]);
         let ids = host_ids(&targets);
-        let groups = clusters(&ids, &self.ends());
+        let groups = clusters(&ids, &self.ends(), "target")?;
         let short = self.cutoffs[0];
         let n_clusters = self.cutoffs.len();
         let head = log_softmax(self.cluster_logits(h.clone(), 0), 1); // (N, short + clusters)
@@ -265,7 +288,7 @@ impl<B: Backend> AdaptiveSoftmax<B> {
             };
             nll = nll.select_assign(0, rows_t, lp.reshape([k]).neg(), IndexingUpdateOp::Add);
         }
-        nll.reshape([l, b])
+        Ok(nll.reshape([l, b]))
     }
 }
 
@@ -280,7 +303,14 @@ pub struct AdaptiveInput<B: Backend> {
 
 impl<B: Backend> AdaptiveInput<B> {
     /// Embeds tokens `(L, B)` into `(L, B, d)` with the softmax's tables.
-    pub fn forward(&self, tokens: Tensor<B, 2, Int>, softmax: &AdaptiveSoftmax<B>) -> Tensor<B, 3> {
+    ///
+    /// # Errors
+    /// [`ModelError::TokenOutOfRange`] naming the first token outside the vocabulary.
+    pub fn forward(
+        &self,
+        tokens: Tensor<B, 2, Int>,
+        softmax: &AdaptiveSoftmax<B>,
+    ) -> Result<Tensor<B, 3>, ModelError> {
         let [l, b] = tokens.dims();
         let n = l * b;
         let device = tokens.device();
@@ -288,7 +318,10 @@ impl<B: Backend> AdaptiveInput<B> {
         let d = softmax.out_projs[0].dims()[0];
         let dtype = softmax.out_projs[0].val().dtype();
         let mut out = Tensor::<B, 2>::zeros([n, d], (&device, dtype));
-        for (i, (rows, local)) in clusters(&ids, &softmax.ends()).into_iter().enumerate() {
+        for (i, (rows, local)) in clusters(&ids, &softmax.ends(), "input")?
+            .into_iter()
+            .enumerate()
+        {
             if rows.is_empty() {
                 continue;
             }
@@ -301,6 +334,6 @@ impl<B: Backend> AdaptiveInput<B> {
             let e = self.drop.forward(emb).matmul(proj.transpose()); // (k, d)
             out = out.select_assign(0, int1::<B>(rows, &device), e, IndexingUpdateOp::Add);
         }
-        out.reshape([l, b, d])
+        Ok(out.reshape([l, b, d]))
     }
 }

@@ -1,6 +1,7 @@
 //! Stateful generation: feed tokens (one or a chunk at a time) with a carried state and get
-//! the next-token distribution. The recurrent state is constant-size (c per layer); the
-//! attention memory is the last `window` layer inputs, so decoding cost per token is bounded.
+//! the next-token distribution, or a token drawn from it ([`Decoder::feed_and_sample`]). The
+//! recurrent state is constant-size (c per layer); the attention memory is the last `window`
+//! layer inputs, so decoding cost per token is bounded.
 //!
 //! Feeding tokens one by one gives the same log-probabilities as one forward pass over the
 //! whole sequence with the evaluation mask of the same window (spec §3.2), because each
@@ -11,6 +12,7 @@ use sru_kernel::RecurrenceBackend;
 
 use crate::error::ModelError;
 use crate::lm::LanguageModel;
+use crate::sample::Sampler;
 use crate::state::SruppState;
 
 /// Incremental decoder over a [`LanguageModel`].
@@ -43,7 +45,7 @@ impl<'a, B: RecurrenceBackend> Decoder<'a, B> {
     /// An empty chunk or a model error.
     pub fn feed(&mut self, tokens: &[i64], device: &B::Device) -> Result<Tensor<B, 2>, ModelError> {
         if tokens.is_empty() {
-            return Err(ModelError::Config("cannot feed an empty chunk".into()));
+            return Err(ModelError::Empty { name: "tokens" });
         }
         let l = tokens.len();
         let t = Tensor::<B, 2, Int>::from_data(TensorData::new(tokens.to_vec(), [l, 1]), device);
@@ -70,6 +72,29 @@ impl<'a, B: RecurrenceBackend> Decoder<'a, B> {
         );
         let v = self.model.vocab_size;
         Ok(self.model.log_probs(out.hidden).reshape([l, v]))
+    }
+
+    /// Feeds `tokens` and draws the token that follows them with `sampler`: one step of text
+    /// generation (feed the prompt first, then each drawn token).
+    ///
+    /// # Errors
+    /// An empty chunk, a token outside the vocabulary, or a model error.
+    pub fn feed_and_sample(
+        &mut self,
+        tokens: &[i64],
+        sampler: &mut Sampler,
+        device: &B::Device,
+    ) -> Result<i64, ModelError> {
+        let lp = self.feed(tokens, device)?;
+        let [n, v] = lp.dims();
+        let last: Vec<f32> = lp
+            .slice(s![n - 1..n, ..])
+            .reshape([v])
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .expect("log-probabilities converted to f32");
+        Ok(sampler.sample(&last)? as i64)
     }
 
     /// Feeds one token and returns the log-probabilities of the next `(V)`.

@@ -8,7 +8,8 @@
 //! - [`LanguageModel`]: byte-level (enwik8) or word-level with adaptive input and softmax
 //!   (WikiText-103, Billion Word), built from an [`LmConfig`] or a named [`preset`].
 //! - The recurrent state ([`SruppState`]: c per layer + attention memory) is a value the
-//!   caller owns; [`Decoder`] decodes incrementally with it.
+//!   caller owns; [`Decoder`] decodes incrementally with it, and [`Sampler`] draws the next
+//!   token (temperature, top-k, top-p, seeded).
 //! - [`weights`]: official state_dict names, `.pt` and `.safetensors` import, export.
 //!
 //! Layout is time-major: tokens `(L, B)`, activations `(L, B, D)`.
@@ -38,6 +39,7 @@ mod lm;
 mod mask;
 mod presets;
 mod projected;
+mod sample;
 mod srupp;
 mod state;
 pub mod weights;
@@ -53,6 +55,7 @@ pub use lm::{
 pub use mask::{MASKED, attention_mask};
 pub use presets::{BWB_VOCAB, ENWIK8_VOCAB, PRESETS, WT103_VOCAB, preset};
 pub use projected::{ProjectedLinear, ProjectedLinearConfig};
+pub use sample::{Sampler, SamplingConfig};
 pub use srupp::{Srupp, SruppConfig, SruppOutput};
 pub use state::SruppState;
 

@@ -15,7 +15,7 @@ use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
 };
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{DType, Int, Tensor, backend::Backend};
+use burn::tensor::{DType, ElementConversion, Int, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 use sru_kernel::RecurrenceBackend;
 
@@ -105,13 +105,16 @@ impl LmConfig {
     /// [`ModelError::Config`] naming the problem.
     pub fn validate(&self) -> Result<(), ModelError> {
         if self.vocab_size == 0 {
-            return Err(ModelError::Config("vocab_size must be positive".into()));
+            return Err(ModelError::config(
+                "vocab_size",
+                "vocab_size must be positive",
+            ));
         }
         if !(0.0..1.0).contains(&self.emb_dropout) {
-            return Err(ModelError::Config(format!(
-                "emb_dropout must be in [0, 1), got {}",
-                self.emb_dropout
-            )));
+            return Err(ModelError::config(
+                "emb_dropout",
+                format!("emb_dropout must be in [0, 1), got {}", self.emb_dropout),
+            ));
         }
         self.srupp().validate()?;
         if let Some(a) = &self.adaptive {
@@ -234,8 +237,23 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
     /// evaluation mask (a sliding window of w + 1 positions).
     ///
     /// # Errors
-    /// Shape mismatches between tokens and state.
+    /// A token outside the vocabulary ([`ModelError::TokenOutOfRange`]); shape mismatches
+    /// between tokens and state.
     pub fn forward_hidden(
+        &self,
+        tokens: Tensor<B, 2, Int>,
+        state: Option<SruppState<B>>,
+        window: Option<usize>,
+    ) -> Result<LmOutput<B>, ModelError> {
+        if let InputLayer::Dense(_) = self.embedding_layer {
+            check_ids(&[(&tokens, "input")], self.vocab_size)?;
+        }
+        self.run(tokens, state, window)
+    }
+
+    /// [`Self::forward_hidden`] without the device-side id check of dense inputs (the
+    /// adaptive input checks its ids on the host, where it reads them anyway).
+    fn run(
         &self,
         tokens: Tensor<B, 2, Int>,
         state: Option<SruppState<B>>,
@@ -245,10 +263,11 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
         let emb = match &self.embedding_layer {
             InputLayer::Dense(e) => e.forward(tokens), // (L, B, d)
             InputLayer::Adaptive(a) => match &self.output_layer {
-                OutputLayer::Adaptive(s) => a.forward(tokens, s),
+                OutputLayer::Adaptive(s) => a.forward(tokens, s)?,
                 OutputLayer::Dense(_) => {
-                    return Err(ModelError::Config(
-                        "adaptive input needs an adaptive softmax".into(),
+                    return Err(ModelError::config(
+                        "adaptive",
+                        "adaptive input needs an adaptive softmax",
                     ));
                 }
             },
@@ -285,15 +304,35 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
     }
 
     /// Per-token negative log-likelihood `(L, B)` of `targets` given hidden states.
-    pub fn token_nll(&self, hidden: Tensor<B, 3>, targets: Tensor<B, 2, Int>) -> Tensor<B, 2> {
+    ///
+    /// # Errors
+    /// A target outside the vocabulary ([`ModelError::TokenOutOfRange`]).
+    pub fn token_nll(
+        &self,
+        hidden: Tensor<B, 3>,
+        targets: Tensor<B, 2, Int>,
+    ) -> Result<Tensor<B, 2>, ModelError> {
+        if let OutputLayer::Dense(_) = self.output_layer {
+            check_ids(&[(&targets, "target")], self.vocab_size)?;
+        }
+        self.nll(hidden, targets)
+    }
+
+    /// [`Self::token_nll`] without the device-side id check of dense targets.
+    fn nll(
+        &self,
+        hidden: Tensor<B, 3>,
+        targets: Tensor<B, 2, Int>,
+    ) -> Result<Tensor<B, 2>, ModelError> {
         let h = self.drop.forward(hidden);
         match &self.output_layer {
             OutputLayer::Dense(lin) => {
                 let [l, b] = targets.dims();
                 let lp = log_softmax(to_f32(linear_seq(lin, h)), 2); // (L, B, V), f32 or f64
-                lp.gather(2, targets.reshape([l, b, 1]))
+                Ok(lp
+                    .gather(2, targets.reshape([l, b, 1]))
                     .reshape([l, b])
-                    .neg()
+                    .neg())
             }
             OutputLayer::Adaptive(s) => s.nll(h, targets),
         }
@@ -301,8 +340,11 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
 
     /// One training/evaluation segment: mean cross-entropy per token and the next state.
     ///
+    /// Dense inputs and targets are checked against the vocabulary first, with one read-back
+    /// for both (the adaptive layers check on the host, where they read the ids anyway).
+    ///
     /// # Errors
-    /// Shape mismatches.
+    /// Shape mismatches; a token or target outside the vocabulary.
     pub fn loss(
         &self,
         tokens: Tensor<B, 2, Int>,
@@ -317,9 +359,56 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
                 expected: tokens.dims().to_vec(),
             });
         }
-        let out = self.forward_hidden(tokens, state, window)?;
-        Ok((self.token_nll(out.hidden, targets).mean(), out.state))
+        let mut dense = Vec::new();
+        if let InputLayer::Dense(_) = self.embedding_layer {
+            dense.push((tokens.clone(), "input"));
+        }
+        if let OutputLayer::Dense(_) = self.output_layer {
+            dense.push((targets.clone(), "target"));
+        }
+        let ids: Vec<_> = dense.iter().map(|(t, role)| (t, *role)).collect();
+        check_ids(&ids, self.vocab_size)?;
+        let out = self.run(tokens, state, window)?;
+        Ok((self.nll(out.hidden, targets)?.mean(), out.state))
     }
+}
+
+/// Checks that every id of the `(ids, role)` tensors lies in `[0, vocab_size)`: one device
+/// reduction read back as a single count, and the offending id looked up only on failure.
+fn check_ids<B: Backend>(
+    tensors: &[(&Tensor<B, 2, Int>, &'static str)],
+    vocab_size: usize,
+) -> Result<(), ModelError> {
+    let bad = |t: &Tensor<B, 2, Int>| {
+        t.clone()
+            .lower_elem(0)
+            .bool_or(t.clone().greater_equal_elem(vocab_size as i64))
+    };
+    let Some(count) = tensors
+        .iter()
+        .map(|(t, _)| bad(t).int().sum())
+        .reduce(|a, b| a + b)
+    else {
+        return Ok(());
+    };
+    if count.into_scalar().elem::<i64>() == 0 {
+        return Ok(());
+    }
+    for (t, role) in tensors {
+        let ids = t
+            .to_data()
+            .convert::<i64>()
+            .to_vec::<i64>()
+            .unwrap_or_default();
+        if let Some(&id) = ids.iter().find(|&&i| i < 0 || i >= vocab_size as i64) {
+            return Err(ModelError::TokenOutOfRange {
+                role,
+                id,
+                vocab_size,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Half-precision logits in f32, so the softmax and the loss keep full precision.

@@ -117,10 +117,13 @@ pub fn preset(name: &str) -> Result<LmConfig, ModelError> {
             ..Default::default()
         },
         other => {
-            return Err(ModelError::Config(format!(
-                "unknown preset `{other}`; known presets: {}",
-                PRESETS.join(", ")
-            )));
+            return Err(ModelError::config(
+                "preset",
+                format!(
+                    "unknown preset `{other}`; known presets: {}",
+                    PRESETS.join(", ")
+                ),
+            ));
         }
     })
 }

@@ -96,37 +96,47 @@ impl SruppConfig {
     /// # Errors
     /// [`ModelError::Config`] naming the inconsistency.
     pub fn validate(&self) -> Result<(), ModelError> {
-        let bad = |m: String| Err(ModelError::Config(m));
+        let bad = |setting, m: String| Err(ModelError::config(setting, m));
         if self.input_size == 0
             || self.hidden_size == 0
             || self.proj_size == 0
             || self.num_layers == 0
         {
-            return bad(format!(
-                "input_size, hidden_size, proj_size and num_layers must be positive (got {}, {}, {}, {})",
-                self.input_size, self.hidden_size, self.proj_size, self.num_layers
-            ));
+            return bad(
+                "size",
+                format!(
+                    "input_size, hidden_size, proj_size and num_layers must be positive (got {}, {}, {}, {})",
+                    self.input_size, self.hidden_size, self.proj_size, self.num_layers
+                ),
+            );
         }
         if self.attention_every_n_layers != 1 && self.attention_last_n_layers.is_some() {
             return bad(
+                "attention_last_n_layers",
                 "attention_every_n_layers and attention_last_n_layers cannot both be set".into(),
             );
         }
         if self.attention_every_n_layers == 0 {
-            return bad("attention_every_n_layers must be at least 1".into());
+            return bad(
+                "attention_every_n_layers",
+                "attention_every_n_layers must be at least 1".into(),
+            );
         }
         if self.num_heads == 0 || !self.proj_size.is_multiple_of(self.num_heads) {
-            return bad(format!(
-                "proj_size {} is not divisible by num_heads {}",
-                self.proj_size, self.num_heads
-            ));
+            return bad(
+                "num_heads",
+                format!(
+                    "proj_size {} is not divisible by num_heads {}",
+                    self.proj_size, self.num_heads
+                ),
+            );
         }
         for (name, p) in [
             ("dropout", self.dropout),
             ("attn_dropout", self.attn_dropout),
         ] {
             if !(0.0..1.0).contains(&p) {
-                return bad(format!("{name} must be in [0, 1), got {p}"));
+                return bad(name, format!("{name} must be in [0, 1), got {p}"));
             }
         }
         Ok(())
@@ -250,10 +260,11 @@ impl<B: RecurrenceBackend> Srupp<B> {
         if let Some(mem) = memory
             && mem.len() != n
         {
-            return Err(ModelError::Config(format!(
-                "memory has {} layers, the model {n}",
-                mem.len()
-            )));
+            return Err(ModelError::Shape {
+                name: "memory".into(),
+                actual: vec![mem.len()],
+                expected: vec![n],
+            });
         }
         let mut x = x;
         let mut saved = Vec::with_capacity(n);

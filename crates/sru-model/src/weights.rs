@@ -39,9 +39,9 @@ pub trait OfficialWeights<B: Backend>: Module<B> + ModuleSnapshot<B> + Sized {
 pub fn state_dict<B: Backend, M: OfficialWeights<B>>(model: &M) -> Result<StateDict, ModelError> {
     let mut out = model.buffers();
     for snap in model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true) {
-        let data = snap
-            .to_data()
-            .map_err(|e| ModelError::Weights(format!("{}: {e:?}", snap.full_path())))?;
+        let data = snap.to_data().map_err(|e| {
+            ModelError::weights("state_dict", format!("{}: {e:?}", snap.full_path()))
+        })?;
         out.insert(snap.full_path(), data);
     }
     Ok(out)
@@ -117,7 +117,7 @@ pub fn load_state_dict<B: Backend, M: OfficialWeights<B>>(
         Ok(model)
     } else {
         problems.sort();
-        Err(ModelError::Weights(problems.join("; ")))
+        Err(ModelError::weights("state_dict", problems.join("; ")))
     }
 }
 
@@ -134,7 +134,7 @@ fn to_f64(d: &TensorData) -> Vec<f64> {
 /// Unreadable or invalid files, unsupported dtypes.
 pub fn read_safetensors(path: &Path) -> Result<StateDict, ModelError> {
     let bytes = std::fs::read(path)
-        .map_err(|e| ModelError::Weights(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| ModelError::weights(path.display(), format!("cannot read: {e}")))?;
     parse_safetensors(&bytes, &path.display().to_string())
 }
 
@@ -144,9 +144,8 @@ pub fn read_safetensors(path: &Path) -> Result<StateDict, ModelError> {
 /// Invalid bytes, unsupported dtypes.
 pub fn parse_safetensors(bytes: &[u8], origin: &str) -> Result<StateDict, ModelError> {
     use safetensors::{Dtype, SafeTensors};
-    let st = SafeTensors::deserialize(bytes).map_err(|e| {
-        ModelError::Weights(format!("{origin} is not a valid safetensors file: {e}"))
-    })?;
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| ModelError::weights(origin, format!("not a valid safetensors file: {e}")))?;
     let mut out = StateDict::new();
     for (name, view) in st.tensors() {
         let dtype = match view.dtype() {
@@ -156,9 +155,10 @@ pub fn parse_safetensors(bytes: &[u8], origin: &str) -> Result<StateDict, ModelE
             Dtype::BF16 => DType::BF16,
             Dtype::I64 => DType::I64,
             other => {
-                return Err(ModelError::Weights(format!(
-                    "{origin}: tensor `{name}` has unsupported dtype {other:?}"
-                )));
+                return Err(ModelError::weights(
+                    origin,
+                    format!("tensor `{name}` has unsupported dtype {other:?}"),
+                ));
             }
         };
         let data = TensorData::from_bytes_vec(view.data().to_vec(), view.shape().to_vec(), dtype);
@@ -177,14 +177,12 @@ pub fn read_pytorch(path: &Path, top_level_key: Option<&str>) -> Result<StateDic
         Some(k) => PytorchReader::with_top_level_key(path, k),
         None => PytorchReader::new(path),
     }
-    .map_err(|e| {
-        ModelError::Weights(format!("cannot read PyTorch file {}: {e}", path.display()))
-    })?;
+    .map_err(|e| ModelError::weights(path.display(), format!("cannot read PyTorch file: {e}")))?;
     let mut out = StateDict::new();
     for (name, snap) in reader.into_tensors() {
         let data = snap
             .to_data()
-            .map_err(|e| ModelError::Weights(format!("{}: `{name}`: {e:?}", path.display())))?;
+            .map_err(|e| ModelError::weights(path.display(), format!("`{name}`: {e:?}")))?;
         out.insert(name, data);
     }
     Ok(out)
@@ -203,8 +201,7 @@ pub fn strip_prefix(dict: StateDict, prefix: &str) -> StateDict {
 /// # Errors
 /// I/O failures.
 pub fn write_safetensors(dict: &StateDict, path: &Path) -> Result<(), ModelError> {
-    let io =
-        |e: std::io::Error| ModelError::Weights(format!("cannot write {}: {e}", path.display()));
+    let io = |e: std::io::Error| ModelError::weights(path.display(), format!("cannot write: {e}"));
     let bytes = safetensors_bytes(dict)?;
     let tmp = path.with_extension("safetensors.tmp");
     {
@@ -237,8 +234,9 @@ pub fn safetensors_bytes(dict: &StateDict) -> Result<Vec<u8>, ModelError> {
         .iter()
         .map(|(n, dt, shape, b)| TensorView::new(*dt, shape.clone(), b).map(|v| (n.clone(), v)))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ModelError::Weights(e.to_string()))?;
-    safetensors::serialize(views, None).map_err(|e| ModelError::Weights(e.to_string()))
+        .map_err(|e| ModelError::weights("state_dict", e.to_string()))?;
+    safetensors::serialize(views, None)
+        .map_err(|e| ModelError::weights("state_dict", e.to_string()))
 }
 
 /// Replaces every parameter of `model` by its gradient in `grads` (zeros where it has none),

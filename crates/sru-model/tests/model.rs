@@ -8,7 +8,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use sru_model::{
-    AdaptiveConfig, Decoder, InputLayer, LmConfig, SruppConfig, TransformModule, preset,
+    AdaptiveConfig, Decoder, InputLayer, LmConfig, ModelError, SruppConfig, TransformModule, preset,
 };
 
 type B = Flex;
@@ -212,7 +212,7 @@ fn adaptive_softmax_is_a_distribution_and_nll_agrees_with_it() {
         .to_vec::<f32>()
         .unwrap();
     assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{sums:?}");
-    let nll = model.token_nll(out.hidden, y.clone());
+    let nll = model.token_nll(out.hidden, y.clone()).unwrap();
     let via_full = lp.gather(2, y.reshape([3, 2, 1])).reshape([3, 2]).neg();
     let d = (nll.clone() - via_full).abs().max().into_scalar();
     assert!(d < 1e-5, "cluster-wise NLL vs full log-softmax: {d}");
@@ -276,4 +276,44 @@ fn wrong_state_shape_is_an_error_not_a_panic() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("c0"), "{e}");
+}
+
+/// Ids outside the vocabulary are refused with the id and the vocabulary size, for dense and
+/// adaptive layers alike, as inputs and as targets (an adaptive softmax used to put an
+/// out-of-range id into its last cluster and clamp a negative one to 0).
+#[test]
+fn token_ids_outside_the_vocabulary_are_errors_naming_the_id() {
+    let dev = Default::default();
+    let adaptive = LmConfig {
+        vocab_size: 40,
+        adaptive: Some(AdaptiveConfig {
+            cutoffs: vec![10, 20],
+            div_val: 2,
+            n_e: 16,
+            tie_projections: true,
+        }),
+        ..preset("tiny").unwrap()
+    };
+    for cfg in [preset("tiny").unwrap(), adaptive] {
+        let v = cfg.vocab_size as i64;
+        let model = cfg.init::<B>(&dev).unwrap();
+        for (x, y, role, id) in [
+            (vec![1, 2, 3], vec![2, 3, v], "target", v),
+            (vec![1, 2, 3], vec![2, 3, -1], "target", -1),
+            (vec![1, v + 5, 3], vec![2, 3, 4], "input", v + 5),
+        ] {
+            let e = model.loss(tokens(&x), tokens(&y), None, None).unwrap_err();
+            assert!(
+                matches!(&e, ModelError::TokenOutOfRange { role: r, id: i, vocab_size }
+                    if *r == role && *i == id && *vocab_size == cfg.vocab_size),
+                "{e}"
+            );
+            assert!(e.to_string().contains(&id.to_string()), "{e}");
+        }
+        let out = model
+            .forward_hidden(tokens(&[1, 2, 3]), None, None)
+            .unwrap();
+        assert!(model.token_nll(out.hidden, tokens(&[1, 2, v])).is_err());
+        assert!(model.forward_hidden(tokens(&[v]), None, None).is_err());
+    }
 }

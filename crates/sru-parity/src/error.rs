@@ -6,6 +6,7 @@ use thiserror::Error;
 
 /// Why a fixture could not be read or run.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ParityError {
     /// The file could not be read.
     #[error("cannot read fixture {path}: {source}")]

@@ -9,6 +9,8 @@
 mod compare;
 mod error;
 mod fixture;
+pub mod gate;
+mod host;
 mod model;
 pub mod random;
 mod recurrence;
@@ -16,8 +18,9 @@ mod recurrence;
 pub use compare::{CaseReport, Comparison, tolerance};
 pub use error::ParityError;
 pub use fixture::{Fixture, StoredTensor};
+pub use host::{tensor, to_f64, to_tensor};
 pub use model::{run_lm, run_srupp};
-pub use recurrence::{options as recurrence_options, run_recurrence, to_f64, to_tensor};
+pub use recurrence::{options as recurrence_options, run_recurrence};
 
 /// Runs a fixture of any supported kind (`recurrence`, `srupp`, `lm`).
 ///

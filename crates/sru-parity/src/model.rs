@@ -12,7 +12,7 @@ use sru_model::{AttentionMasks, LmConfig, OutputLayer, SruppConfig, attention_ma
 use crate::compare::{CaseReport, Comparison, tolerance};
 use crate::error::ParityError;
 use crate::fixture::{Fixture, StoredTensor};
-use crate::recurrence::{to_f64, to_tensor};
+use crate::host::{to_f64, to_tensor};
 
 fn cfg_err(fx: &Fixture, why: impl Into<String>) -> ParityError {
     ParityError::Config {
@@ -294,7 +294,7 @@ pub fn run_lm<B: RecurrenceAutodiffBackend>(
                 to_f64(lin.forward(out.hidden.clone())),
             )?;
         }
-        let nll = model.token_nll(out.hidden, y);
+        let nll = model.token_nll(out.hidden, y).map_err(model_err)?;
         ck.cmp(&format!("seg{seg}.loss_tokens"), to_f64(nll.clone()))?;
         let loss = nll.mean();
         losses.extend(to_f64(loss.clone()));

@@ -5,17 +5,18 @@
 #![allow(clippy::unwrap_used)]
 
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::{Bool, DType, Shape, Tensor, TensorData, backend::Backend};
+use burn::tensor::{Bool, DType, Tensor, TensorData, backend::Backend};
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64;
 
-use crate::recurrence::to_f64;
+use crate::host::{tensor, to_f64};
 use sru_kernel::{
     Activation, RecurrenceAutodiffBackend, RecurrenceInput, RecurrenceOptions, RecurrenceOutput,
     elementwise_recurrence, elementwise_recurrence_reference,
 };
 
-/// Where padded steps are.
-#[derive(Debug, Clone, Copy, PartialEq)]
 /// Where padded steps are in a random case.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Pad {
     /// No padding.
     None,
@@ -29,8 +30,8 @@ pub enum Pad {
     Scattered,
 }
 
-#[derive(Debug, Clone, Copy)]
 /// One random case: sizes and options of a recurrence call.
+#[derive(Debug, Clone, Copy)]
 pub struct Case {
     /// Sequence length L.
     pub l: usize,
@@ -196,62 +197,35 @@ pub struct HostData {
     pub grad_last: Vec<f64>,
 }
 
-/// xorshift64* generator: seeded, dependency-free.
-pub struct Rng(u64);
-impl Rng {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in [lo, hi).
-    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
-    }
-    /// `n` values uniform in [lo, hi).
-    pub fn vec(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
-        (0..n).map(|_| self.uniform(lo, hi)).collect()
-    }
-}
-
 impl Case {
     /// Seeded inputs and upstream gradients for this case.
     pub fn data(&self, seed: u64) -> HostData {
-        let mut r = Rng::new(seed);
+        let mut r = Pcg64::seed_from_u64(seed);
+        let vec = |r: &mut Pcg64, n: usize, lo: f64, hi: f64| -> Vec<f64> {
+            (0..n).map(|_| r.random_range(lo..hi)).collect()
+        };
         let (l, b, w) = (self.l, self.b, self.width());
         let mask_pad = match self.pad {
             Pad::None => None,
             Pad::Left => Some((0..l * b).map(|i| (i / b) <= (i % b)).collect()),
             Pad::Right => Some((0..l * b).map(|i| (i / b) + (i % b) + 1 >= l).collect()),
             Pad::Full => Some((0..l * b).map(|i| i % b == 0).collect()),
-            Pad::Scattered => Some((0..l * b).map(|_| r.uniform(0.0, 1.0) < 0.3).collect()),
+            Pad::Scattered => Some((0..l * b).map(|_| r.random_bool(0.3)).collect()),
         };
         HostData {
-            u: r.vec(l * b * w * self.k, -2.0, 2.0),
-            x: r.vec(l * b * w, -2.0, 2.0),
-            wc: r.vec(2 * w, -1.0, 1.0),
-            bias: r.vec(2 * w, -1.0, 1.0),
-            c0: r.vec(b * w, -1.0, 1.0),
+            u: vec(&mut r, l * b * w * self.k, -2.0, 2.0),
+            x: vec(&mut r, l * b * w, -2.0, 2.0),
+            wc: vec(&mut r, 2 * w, -1.0, 1.0),
+            bias: vec(&mut r, 2 * w, -1.0, 1.0),
+            c0: vec(&mut r, b * w, -1.0, 1.0),
             mask_c: self.mask_c.then(|| {
                 (0..b * w)
-                    .map(|_| {
-                        if r.uniform(0.0, 1.0) < 0.3 {
-                            0.0
-                        } else {
-                            1.0 / 0.7
-                        }
-                    })
+                    .map(|_| if r.random_bool(0.3) { 0.0 } else { 1.0 / 0.7 })
                     .collect()
             }),
             mask_pad,
-            grad_h: r.vec(l * b * w, -1.0, 1.0),
-            grad_last: r.vec(b * w, -1.0, 1.0),
+            grad_h: vec(&mut r, l * b * w, -1.0, 1.0),
+            grad_last: vec(&mut r, b * w, -1.0, 1.0),
         }
     }
 }
@@ -273,23 +247,6 @@ pub struct Results {
     pub dbias: Vec<f64>,
     /// dL/dc0.
     pub dc0: Vec<f64>,
-}
-
-/// A tensor of `dtype` on `dev` from host values (f64, narrowed as `dtype` requires).
-pub fn tensor<B: Backend, const D: usize>(
-    v: &[f64],
-    shape: impl Into<Shape>,
-    dtype: DType,
-    dev: &B::Device,
-) -> Tensor<B, D> {
-    let data = TensorData::new(v.to_vec(), shape);
-    let data = match dtype {
-        DType::F64 => data,
-        DType::F16 => data.convert::<half::f16>(),
-        DType::BF16 => data.convert::<half::bf16>(),
-        _ => data.convert::<f32>(),
-    };
-    Tensor::from_data(data, (dev, dtype))
 }
 
 /// Which implementation computes a run.

@@ -1,7 +1,7 @@
 //! Running a `recurrence_*` fixture (FIXTURES.md §4.1) through [`sru_kernel`]:
 //! forward `h`, `last_c`, and the gradients of `loss = Σ h·grad_h + Σ last_c·grad_last`.
 
-use burn::tensor::{Bool, DType, Tensor, TensorData, backend::Backend};
+use burn::tensor::{Bool, DType, Tensor, TensorData};
 use sru_kernel::{
     Activation, RecurrenceAutodiffBackend, RecurrenceInput, RecurrenceOptions,
     elementwise_recurrence,
@@ -9,24 +9,8 @@ use sru_kernel::{
 
 use crate::compare::{CaseReport, Comparison, tolerance};
 use crate::error::ParityError;
-use crate::fixture::{Fixture, StoredTensor};
-
-/// Builds a float tensor of `dtype` from a stored tensor.
-pub fn to_tensor<B: Backend, const D: usize>(
-    t: &StoredTensor,
-    dtype: DType,
-    device: &B::Device,
-) -> Tensor<B, D> {
-    crate::random::tensor(&t.values, t.shape.clone(), dtype, device)
-}
-
-/// Reads a tensor back as f64 values.
-pub fn to_f64<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
-    t.into_data()
-        .convert::<f64>()
-        .to_vec::<f64>()
-        .expect("f64 data after conversion")
-}
+use crate::fixture::Fixture;
+use crate::host::{to_f64, to_tensor};
 
 /// The recurrence options a fixture's config describes.
 ///

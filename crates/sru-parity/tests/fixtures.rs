@@ -67,6 +67,10 @@ fn cpu_f32_matches_official_within_1e4() {
 #[cfg(feature = "wgpu")]
 #[test]
 fn wgpu_f32_matches_official_within_1e4() {
+    if let Some(why) = sru_parity::gate::wgpu_skip_reason() {
+        eprintln!("skipped: {why}");
+        return;
+    }
     let dev = burn::backend::wgpu::WgpuDevice::default();
     check_all(|fx| run_fixture::<Autodiff<burn::backend::Wgpu>>(fx, &dev, DType::F32));
 }

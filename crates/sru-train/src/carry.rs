@@ -44,10 +44,13 @@ pub fn load<B: Backend>(
     };
     let tensor = |name: &str, data: &burn::tensor::TensorData| {
         if data.shape.len() != 3 {
-            return Err(TrainError::Config(format!(
-                "carried state `{name}` has shape {:?}, expected 3 dimensions",
-                data.shape
-            )));
+            return Err(TrainError::checkpoint(
+                crate::checkpoint::CARRY_FILE,
+                format!(
+                    "carried state `{name}` has shape {:?}, expected 3 dimensions",
+                    data.shape
+                ),
+            ));
         }
         Ok(Tensor::<B, 3>::from_data(data.clone().convert::<f32>(), device).cast(dtype))
     };

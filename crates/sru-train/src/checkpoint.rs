@@ -96,7 +96,9 @@ pub fn write(root: &Path, step: u64, files: &[(&str, Vec<u8>)]) -> Result<PathBu
             },
         );
     }
-    let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    let text = serde_json::to_vec_pretty(&manifest).map_err(|e| {
+        TrainError::checkpoint(tmp.join(MANIFEST), format!("cannot serialise: {e}"))
+    })?;
     write_synced(&tmp.join(MANIFEST), &text)?;
     sync_dir(&tmp)?;
     let dest = root.join(&name);

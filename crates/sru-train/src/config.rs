@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sru_data::TokenCache;
 use sru_model::LmConfig;
 
 use crate::error::TrainError;
@@ -145,6 +146,23 @@ impl TrainConfig {
         }
     }
 
+    /// Sizes a dense (byte-level or small-vocabulary) model's vocabulary to the corpus, as the
+    /// official scripts size the output layer; an adaptive model keeps its vocabulary.
+    pub fn fit_vocabulary(&mut self, cache: &TokenCache) {
+        if self.model.adaptive.is_none() {
+            self.model.vocab_size = cache.vocab().len();
+        }
+    }
+
+    /// Makes the run `steps` updates long (the cosine ends there); warmup, validation and
+    /// checkpoint periods longer than the run are cut to it.
+    pub fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+        self.warmup_steps = self.warmup_steps.min(steps);
+        self.eval_every = self.eval_every.min(steps);
+        self.checkpoint_every = self.checkpoint_every.min(steps);
+    }
+
     /// Tokens consumed by one update over all devices.
     pub fn tokens_per_step(&self) -> u64 {
         (self.batch_size * self.unroll * self.accumulate * self.devices) as u64
@@ -155,10 +173,10 @@ impl TrainConfig {
     /// # Errors
     /// [`TrainError::Config`] naming the first bad setting.
     pub fn validate(&self) -> Result<(), TrainError> {
-        let bad = |m: String| Err(TrainError::Config(m));
+        let bad = |setting, m: String| Err(TrainError::config(setting, m));
         self.model
             .validate()
-            .map_err(|e| TrainError::Config(e.to_string()))?;
+            .map_err(|e| TrainError::config("model", e.to_string()))?;
         for (name, v) in [
             ("batch_size", self.batch_size),
             ("unroll", self.unroll),
@@ -169,40 +187,49 @@ impl TrainConfig {
             ("final_eval_batch_size", self.final_eval_batch_size),
         ] {
             if v == 0 {
-                return bad(format!("{name} must be at least 1"));
+                return bad(name, format!("{name} must be at least 1"));
             }
         }
         if self.steps == 0 {
-            return bad("steps must be at least 1".into());
+            return bad("steps", "steps must be at least 1".into());
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad(format!("lr must be a positive number, got {}", self.lr));
+            return bad(
+                "lr",
+                format!("lr must be a positive number, got {}", self.lr),
+            );
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad(format!(
-                "weight_decay must be ≥ 0, got {}",
-                self.weight_decay
-            ));
+            return bad(
+                "weight_decay",
+                format!("weight_decay must be ≥ 0, got {}", self.weight_decay),
+            );
         }
         for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(0.0..1.0).contains(&b) {
-                return bad(format!("{name} must lie in [0, 1), got {b}"));
+                return bad(name, format!("{name} must lie in [0, 1), got {b}"));
             }
         }
         if !(self.eps.is_finite() && self.eps > 0.0) {
-            return bad(format!("eps must be positive, got {}", self.eps));
+            return bad("eps", format!("eps must be positive, got {}", self.eps));
         }
         if !(self.clip_grad.is_finite() && self.clip_grad >= 0.0) {
-            return bad(format!("clip_grad must be ≥ 0, got {}", self.clip_grad));
+            return bad(
+                "clip_grad",
+                format!("clip_grad must be ≥ 0, got {}", self.clip_grad),
+            );
         }
         if self.warmup_steps > self.steps {
-            return bad(format!(
-                "warmup_steps ({}) exceeds steps ({})",
-                self.warmup_steps, self.steps
-            ));
+            return bad(
+                "warmup_steps",
+                format!(
+                    "warmup_steps ({}) exceeds steps ({})",
+                    self.warmup_steps, self.steps
+                ),
+            );
         }
         if self.keep_last == 0 {
-            return bad("keep_last must be at least 1".into());
+            return bad("keep_last", "keep_last must be at least 1".into());
         }
         Ok(())
     }
@@ -213,8 +240,10 @@ impl TrainConfig {
     /// A missing file, bad TOML, unknown or missing keys.
     pub fn load(path: &Path) -> Result<TrainConfig, TrainError> {
         let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
-        toml::from_str(&text)
-            .map_err(|e| TrainError::Config(format!("{}: {}", path.display(), e.message())))
+        toml::from_str(&text).map_err(|e| TrainError::ConfigFile {
+            path: path.to_path_buf(),
+            why: e.message().to_string(),
+        })
     }
 
     /// The config as TOML text.

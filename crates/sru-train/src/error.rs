@@ -6,10 +6,24 @@ use thiserror::Error;
 
 /// Why a training, evaluation or checkpoint operation failed.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum TrainError {
     /// The training configuration is inconsistent.
-    #[error("invalid training config: {0}")]
-    Config(String),
+    #[error("invalid training config: {why}")]
+    Config {
+        /// The setting at fault (`batch_size`, `devices`, `lr`, `data`, …).
+        setting: &'static str,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A config file could not be parsed.
+    #[error("{}: {why}", path.display())]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (unknown or missing keys, bad values).
+        why: String,
+    },
     /// The loss or the gradients stopped being finite.
     #[error(
         "training stopped at step {step}: the {what} is {value} (not finite); the last good \
@@ -23,7 +37,8 @@ pub enum TrainError {
         /// The value.
         value: f64,
     },
-    /// A checkpoint cannot be read: missing, truncated, corrupt or for another model.
+    /// A checkpoint cannot be read or written: missing, truncated, corrupt, for another
+    /// model, or not serialisable.
     #[error("checkpoint {}: {reason}", path.display())]
     Checkpoint {
         /// The file or folder.
@@ -34,6 +49,16 @@ pub enum TrainError {
     /// There is nothing to resume from.
     #[error("no checkpoint to resume from in {}", .0.display())]
     NoCheckpoint(PathBuf),
+    /// The metrics file cannot be read or written.
+    #[error("{}{}: {why}", path.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Metrics {
+        /// `metrics.jsonl`.
+        path: PathBuf,
+        /// The line at fault (1-based), when reading.
+        line: Option<usize>,
+        /// What is wrong.
+        why: String,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -48,9 +73,14 @@ pub enum TrainError {
     /// The corpus could not be read.
     #[error(transparent)]
     Data(#[from] sru_data::DataError),
-    /// Devices could not exchange gradients.
-    #[error("data-parallel training: {0}")]
-    Collective(String),
+    /// Devices could not exchange gradients or state.
+    #[error("data-parallel training{}: {why}", rank.map(|r| format!(" (device {r})")).unwrap_or_default())]
+    Collective {
+        /// The device that reports it, when known.
+        rank: Option<usize>,
+        /// What failed.
+        why: String,
+    },
 }
 
 impl TrainError {
@@ -65,6 +95,14 @@ impl TrainError {
         TrainError::Checkpoint {
             path: path.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// A config error about `setting`.
+    pub fn config(setting: &'static str, why: impl Into<String>) -> TrainError {
+        TrainError::Config {
+            setting,
+            why: why.into(),
         }
     }
 }

@@ -4,8 +4,7 @@
 
 use std::time::Instant;
 
-use burn::tensor::DType;
-use burn::tensor::ElementConversion;
+use burn::tensor::{DType, ElementConversion, Int, Tensor};
 use sru_data::{OrderedStream, Split, StreamSpec, TokenCache};
 use sru_kernel::RecurrenceBackend;
 use sru_model::{LanguageModel, SruppState};
@@ -46,6 +45,29 @@ pub fn planned_tokens(cache: &TokenCache, spec: &EvalSpec) -> Result<u64, TrainE
     Ok(spec.max_tokens.map_or(all, |m| m.min(all)))
 }
 
+/// One evaluation segment: the summed NLL (nats, read back) of `targets` after `tokens`
+/// `(L, B)` with the carried `state` under the evaluation mask of `window`, and the state for
+/// the next segment. [`evaluate`] and the inference benchmarks run this.
+///
+/// # Errors
+/// Model errors (shapes, ids outside the vocabulary).
+pub fn score_segment<B: RecurrenceBackend>(
+    model: &LanguageModel<B>,
+    tokens: Tensor<B, 2, Int>,
+    targets: Tensor<B, 2, Int>,
+    state: Option<SruppState<B>>,
+    window: usize,
+) -> Result<(f64, SruppState<B>), TrainError> {
+    let out = model.forward_hidden(tokens, state, Some(window))?;
+    let nll = model
+        .token_nll(out.hidden, targets)?
+        .sum()
+        .cast(DType::F32)
+        .into_scalar()
+        .elem::<f32>();
+    Ok((f64::from(nll), out.state))
+}
+
 /// Scores `spec.split` of `cache` with `model` (an inference model: no autodiff, no dropout).
 /// `progress(done, total)` is called after every segment.
 ///
@@ -68,16 +90,10 @@ pub fn evaluate<B: RecurrenceBackend>(
             break;
         }
         let (x, y) = batch.to_tensors::<B>(device);
-        let out = model.forward_hidden(x, state.take(), Some(spec.unroll))?;
-        let seg = model
-            .token_nll(out.hidden, y)
-            .sum()
-            .cast(DType::F32)
-            .into_scalar()
-            .elem::<f32>();
-        nll += f64::from(seg);
+        let (seg, next) = score_segment(model, x, y, state.take(), spec.unroll)?;
+        nll += seg;
         tokens += (batch.len * batch.batch) as u64;
-        state = Some(out.state);
+        state = Some(next);
         progress(tokens.min(total), total);
     }
     Ok(EvalResult {

@@ -3,16 +3,19 @@
 //! Training SRU++ language models as the official recipe does (spec §3.2–3.3), on any Burn
 //! backend with the SRU recurrence (CPU, WGPU, CUDA):
 //!
-//! - [`train`]: truncated back-propagation through time over the ordered stream, with the
-//!   recurrent state and attention memory carried between segments; RAdam or AdamW
-//!   ([`adam`]) on linear warmup + cosine ([`schedule`]); global-norm clipping ([`clip`]);
-//!   gradient accumulation; f16/bf16 compute with f32 master weights ([`precision`]);
-//!   data parallelism over several devices through Burn's collective ([`sync`]).
+//! - [`train`]: a whole run — truncated back-propagation through time over the ordered
+//!   stream ([`TrainStream`]), periodic validation, checkpoints, a final evaluation; progress
+//!   arrives as [`Event`]s.
+//! - [`TrainStep`]: one update — accumulated segments with the recurrent state and attention
+//!   memory carried, the gradient all-reduce between devices ([`sync`]), global-norm clipping
+//!   ([`clip`]), RAdam or AdamW ([`adam`]) on warmup + cosine ([`schedule`]), f16/bf16 compute
+//!   with f32 master weights ([`precision`]). Benchmarks time this same step.
+//! - [`recipe`]: the official hyperparameters of every preset, each citing its source.
 //! - [`checkpoint`]: atomic checkpoint folders verified by a manifest; a resumed run
-//!   continues bit-identically on the CPU.
+//!   continues bit-identically on the CPU. [`load_trained`] reads one back for inference.
 //! - [`evaluate`]: BPC / perplexity with the evaluation mask and carried state.
 //!
-//! The library never prints: progress arrives as [`Event`]s; metrics go to `metrics.jsonl`.
+//! The library never prints; metrics go to `metrics.jsonl`.
 #![deny(missing_docs)]
 
 pub mod adam;
@@ -22,11 +25,18 @@ pub mod clip;
 pub mod config;
 pub mod error;
 pub mod eval;
+mod events;
+mod inference;
+mod lead;
 pub mod metrics;
 pub mod precision;
+pub mod recipe;
+mod resume;
+mod run;
 pub mod schedule;
+pub mod step;
+mod stream;
 pub mod sync;
-pub mod trainer;
 
 /// A backend the loop can train on: autodiff with the SRU recurrence, whose inner backend
 /// (evaluation, all-reduce) runs the recurrence too. `Autodiff<Flex>`, `Autodiff<Wgpu>` and
@@ -43,9 +53,11 @@ impl<B> TrainingBackend for B where
 
 pub use config::{OptimizerKind, Precision, TrainConfig, WarmupStyle};
 pub use error::TrainError;
-pub use eval::{EvalResult, EvalSpec, evaluate};
+pub use eval::{EvalResult, EvalSpec, evaluate, score_segment};
+pub use events::{Best, Event, RunOptions, Summary};
+pub use inference::{Trained, Which, flat_params, load_trained};
 pub use metrics::MetricLine;
-pub use trainer::{
-    CHECKPOINTS_DIR, CONFIG_FILE, Event, RunOptions, Summary, Trained, Which, flat_params,
-    load_trained, train,
-};
+pub use recipe::{Recipe, recipe};
+pub use run::{CHECKPOINTS_DIR, CONFIG_FILE, train};
+pub use step::{Segment, StepState, TrainStep, UpdateOutcome};
+pub use stream::TrainStream;

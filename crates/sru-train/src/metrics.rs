@@ -58,6 +58,15 @@ impl MetricLine {
     }
 }
 
+/// One line of JSON; `path` names the file in errors.
+fn to_json(line: &MetricLine, path: &Path) -> Result<String, TrainError> {
+    serde_json::to_string(line).map_err(|e| TrainError::Metrics {
+        path: path.to_path_buf(),
+        line: None,
+        why: format!("cannot serialise {line:?}: {e}"),
+    })
+}
+
 /// Appends `line` to the metrics file of `run_dir`.
 ///
 /// # Errors
@@ -69,7 +78,7 @@ pub fn append(run_dir: &Path, line: &MetricLine) -> Result<(), TrainError> {
         .append(true)
         .open(&path)
         .map_err(TrainError::io(&path))?;
-    let mut text = serde_json::to_string(line).unwrap_or_default();
+    let mut text = to_json(line, &path)?;
     text.push('\n');
     f.write_all(text.as_bytes()).map_err(TrainError::io(&path))
 }
@@ -83,7 +92,7 @@ pub fn rewrite(run_dir: &Path, lines: &[MetricLine]) -> Result<(), TrainError> {
     let path = run_dir.join(METRICS_FILE);
     let mut text = String::new();
     for l in lines {
-        text.push_str(&serde_json::to_string(l).unwrap_or_default());
+        text.push_str(&to_json(l, &path)?);
         text.push('\n');
     }
     std::fs::write(&path, text).map_err(TrainError::io(&path))
@@ -102,8 +111,11 @@ pub fn read(run_dir: &Path) -> Result<Vec<MetricLine>, TrainError> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| TrainError::Config(format!("{} line {}: {e}", path.display(), i + 1)))
+            serde_json::from_str(l).map_err(|e| TrainError::Metrics {
+                path: path.clone(),
+                line: Some(i + 1),
+                why: e.to_string(),
+            })
         })
         .collect()
 }

@@ -21,11 +21,19 @@ pub struct Peer {
     pub world: usize,
 }
 
-fn err(e: impl std::fmt::Debug) -> TrainError {
-    TrainError::Collective(format!("{e:?}"))
+fn err<E: std::fmt::Debug>(rank: usize) -> impl Fn(E) -> TrainError {
+    move |e| TrainError::Collective {
+        rank: Some(rank),
+        why: format!("{e:?}"),
+    }
 }
 
 impl Peer {
+    /// A lone device: nothing is exchanged.
+    pub fn single() -> Peer {
+        Peer { rank: 0, world: 1 }
+    }
+
     /// Joins the collective of `world` devices (blocks until all have joined).
     ///
     /// # Errors
@@ -38,7 +46,7 @@ impl Peer {
         if world > 1 {
             let config = CollectiveConfig::default().with_num_devices(world);
             collective::register::<B::InnerBackend>(PeerId::from(rank), device.clone(), config)
-                .map_err(err)?;
+                .map_err(err(rank))?;
         }
         Ok(Peer { rank, world })
     }
@@ -56,7 +64,7 @@ impl Peer {
         }
         grads
             .all_reduce::<B::InnerBackend>(PeerId::from(self.rank), ReduceOperation::Mean)
-            .map_err(err)
+            .map_err(err(self.rank))
     }
 
     /// Sums a small vector of host values over all peers (exchanged as f32).
@@ -79,13 +87,13 @@ impl Peer {
             t.into_primitive().tensor(),
             ReduceOperation::Sum,
         )
-        .map_err(err)?;
+        .map_err(err(self.rank))?;
         let out = Tensor::<B::InnerBackend, 1>::from_primitive(TensorPrimitive::Float(out));
         let v = out
             .into_data()
             .convert::<f32>()
             .to_vec::<f32>()
-            .map_err(err)?;
+            .map_err(err(self.rank))?;
         Ok(v.into_iter().map(f64::from).collect())
     }
 

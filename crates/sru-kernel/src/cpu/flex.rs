@@ -7,7 +7,7 @@ use burn::tensor::{DType, Shape, TensorData};
 use burn_flex::{Flex, FlexTensor};
 use half::{bf16, f16};
 
-use super::kernel::{self, Inputs};
+use super::Inputs;
 use super::real::Real;
 use crate::backend::{RecurrenceBackend, RecurrenceGrads, RecurrenceInputs, RecurrenceKernels};
 use crate::options::RecurrenceConfig;
@@ -72,12 +72,13 @@ impl HeldInputs {
     }
 }
 
-/// The dtype the kernel computes in for a storage dtype.
+/// The dtype the kernel computes in for a storage dtype: f64 natively, everything else in f32
+/// (f16 and bf16 widened). Other dtypes never get here: the public API refuses them with
+/// [`crate::KernelError::UnsupportedDType`] (see [`RecurrenceBackend::sru_supports_dtype`]).
 fn compute_dtype(dtype: DType) -> DType {
     match dtype {
         DType::F64 => DType::F64,
-        DType::F32 | DType::F16 | DType::BF16 => DType::F32,
-        other => panic!("sru-kernel: the recurrence needs a float tensor, got {other:?}"),
+        _ => DType::F32,
     }
 }
 
@@ -114,7 +115,7 @@ fn forward(
         save: bool,
         storage: DType,
     ) -> (FlexTensor, Option<FlexTensor>) {
-        let (out, st) = kernel::forward::<T>(cfg, &held.slices::<T>(), save);
+        let (out, st) = super::forward::<T>(cfg, &held.slices::<T>(), save);
         (
             tensor(out, packed_shape(cfg), storage),
             st.map(|s| tensor(s, states_shape(cfg), storage)),
@@ -160,7 +161,7 @@ impl RecurrenceKernels for Flex {
             storage: DType,
         ) -> RecurrenceGrads<Flex> {
             let g =
-                kernel::backward::<T>(cfg, &held.slices::<T>(), states.slice(), grad_out.slice());
+                super::backward::<T>(cfg, &held.slices::<T>(), states.slice(), grad_out.slice());
             let (l, b, w) = (cfg.length, cfg.batch, cfg.width());
             RecurrenceGrads {
                 u: tensor(g.u, Shape::new([l, b, w * cfg.k]), storage),

@@ -1,16 +1,13 @@
-//! Shared workloads of the sru-rs benchmarks: the recurrence at a given (L, B, d), its byte
-//! counts, and a memory-copy baseline measured on the same backend in the same run. The
-//! criterion benches in this package and `cargo xtask gpu-check` both time these.
-#![deny(missing_docs)]
+//! The bare recurrence as a workload: a shape (L, B, d), random inputs prepared as kernel
+//! primitives on a backend, one forward (all states saved) or forward + backward, and the
+//! bytes each moves, for bandwidth figures.
 
-pub mod lm;
-
-use std::time::{Duration, Instant};
-
-use burn::tensor::{DType, Distribution, Tensor, backend::Backend};
+use burn::tensor::{DType, Distribution, Tensor};
 use sru_kernel::{
     RecurrenceConfig, RecurrenceInput, RecurrenceInputs, RecurrenceKernels, RecurrenceOptions,
 };
+
+use crate::timing::sync;
 
 /// Values moved per element (one unit at one step) by the forward pass with all states saved:
 /// reads U0, U1, U2, x; writes h, c.
@@ -145,60 +142,4 @@ impl<B: RecurrenceKernels> Prepared<B> {
         sync::<B>(device);
         drop(g);
     }
-}
-
-/// Waits for the device's queued work.
-pub fn sync<B: Backend>(device: &B::Device) {
-    B::sync(device).expect("device sync");
-}
-
-/// A copy baseline: `y = x · 1` over `elements` values (reads and writes each once).
-pub struct CopyBaseline<B: Backend> {
-    x: Tensor<B, 1>,
-}
-
-impl<B: Backend> CopyBaseline<B> {
-    /// Allocates the source.
-    pub fn new(elements: usize, dtype: DType, device: &B::Device) -> Self {
-        Self {
-            x: Tensor::random(
-                [elements],
-                Distribution::Uniform(-1.0, 1.0),
-                (device, dtype),
-            ),
-        }
-    }
-
-    /// Bytes moved by one copy.
-    pub fn bytes(&self) -> f64 {
-        (2 * self.x.dims()[0] * self.x.dtype().size()) as f64
-    }
-
-    /// One copy, waited for.
-    pub fn run(&self, device: &B::Device) {
-        let y = self.x.clone().mul_scalar(1.0);
-        sync::<B>(device);
-        drop(y);
-    }
-}
-
-/// Runs `f` `warmup` times, then `iters` times, and returns the median duration.
-pub fn median_time(warmup: usize, iters: usize, mut f: impl FnMut()) -> Duration {
-    for _ in 0..warmup {
-        f();
-    }
-    let mut v: Vec<Duration> = (0..iters.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    v.sort();
-    v[v.len() / 2]
-}
-
-/// GB/s for `bytes` moved in `time`.
-pub fn gbps(bytes: f64, time: Duration) -> f64 {
-    bytes / time.as_secs_f64() / 1e9
 }

@@ -1,0 +1,227 @@
+//! Device 0's duties besides training, and when to do them: after every update it reports
+//! the step, keeps the metrics window, writes a `train` metrics line every `log_every`
+//! updates, validates every `eval_every` updates (and at the end), and checkpoints after a
+//! validation, every `checkpoint_every` updates and on a stop request. How a checkpoint is
+//! written is [`crate::checkpoint`]'s business; what it holds is [`crate::resume`]'s.
+
+use std::path::PathBuf;
+use std::sync::mpsc::Receiver;
+
+use sru_data::{Split, TokenCache};
+use sru_model::weights::StateDict;
+
+use crate::TrainingBackend;
+use crate::carry;
+use crate::checkpoint;
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+use crate::eval::{EvalResult, EvalSpec, evaluate, planned_tokens};
+use crate::events::{Best, Event};
+use crate::metrics::{self, MetricLine};
+use crate::resume::{History, LoopState, checkpoint_files};
+use crate::run::CHECKPOINTS_DIR;
+use crate::step::{TrainStep, UpdateOutcome};
+use crate::stream::TrainStream;
+
+/// What device 0 keeps besides its training step.
+pub(crate) struct Lead<'a> {
+    pub run_dir: PathBuf,
+    pub on_event: &'a mut dyn FnMut(Event),
+    pub history: History,
+    /// Training seconds of this session.
+    pub train_seconds: f64,
+    /// Training tokens of this session.
+    pub train_tokens: u64,
+    pub last_valid: Option<EvalResult>,
+    pub last_checkpoint: Option<PathBuf>,
+    /// The other devices' carried state, sent for each checkpoint.
+    pub carry_rx: Receiver<(usize, StateDict)>,
+    pub params: usize,
+}
+
+/// What an update asks of the devices besides training.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Due {
+    pub eval: bool,
+    pub checkpoint: bool,
+}
+
+impl Due {
+    /// The duties after update `step` with outcome `u`.
+    pub fn after(c: &TrainConfig, step: u64, u: &UpdateOutcome) -> Due {
+        let at_end = step == c.steps;
+        let eval = c.eval_every > 0 && step.is_multiple_of(c.eval_every) || at_end;
+        let periodic = c.checkpoint_every > 0 && step.is_multiple_of(c.checkpoint_every);
+        Due {
+            eval: eval && !u.stop,
+            checkpoint: u.stop || eval || periodic,
+        }
+    }
+}
+
+impl Lead<'_> {
+    /// Training seconds over all sessions of the run.
+    pub fn elapsed(&self) -> f64 {
+        self.history.elapsed_s + self.train_seconds
+    }
+
+    /// Writes `line` to `metrics.jsonl` and reports it.
+    pub fn log(&mut self, line: MetricLine) -> Result<(), TrainError> {
+        metrics::append(&self.run_dir, &line)?;
+        self.history.metrics.push(line.clone());
+        (self.on_event)(Event::Logged(line));
+        Ok(())
+    }
+
+    /// Everything device 0 does after update `step` (taking `seconds`) besides training.
+    pub fn after_update<B: TrainingBackend>(
+        &mut self,
+        train: &TrainStep<B>,
+        stream: &TrainStream<'_>,
+        cache: &TokenCache,
+        config: &TrainConfig,
+        (u, seconds): (&UpdateOutcome, f64),
+    ) -> Result<(), TrainError> {
+        let step = train.state().step;
+        let tokens_per_step = config.tokens_per_step();
+        self.train_seconds += seconds;
+        self.train_tokens += tokens_per_step;
+        let w = &mut self.history.window;
+        w.loss += u.loss;
+        w.norm += u.grad_norm;
+        w.updates += 1;
+        w.seconds += seconds;
+        (self.on_event)(Event::Step {
+            step,
+            loss: u.loss,
+            lr: u.lr,
+            grad_norm: u.grad_norm,
+            tokens_per_s: tokens_per_step as f64 / seconds.max(1e-9),
+            skipped: !u.applied,
+        });
+        if step.is_multiple_of(config.log_every.max(1)) || step == config.steps {
+            let w = std::mem::take(&mut self.history.window);
+            let n = w.updates.max(1);
+            let mut line = MetricLine::new(
+                step,
+                "train",
+                w.loss / n as f64,
+                n * tokens_per_step,
+                self.elapsed(),
+            );
+            line.lr = Some(u.lr);
+            line.grad_norm = Some(w.norm / n as f64);
+            line.tokens_per_s = Some((n * tokens_per_step) as f64 / w.seconds.max(1e-9));
+            self.log(line)?;
+        }
+        let due = Due::after(config, step, u);
+        if due.eval {
+            let spec = EvalSpec {
+                split: Split::Valid,
+                batch: config.eval_batch_size,
+                unroll: config.eval_unroll,
+                max_tokens: config.eval_max_tokens,
+            };
+            let r = self.evaluate(train, cache, &spec)?;
+            self.last_valid = Some(r);
+            self.log(MetricLine::new(
+                step,
+                "valid",
+                r.loss,
+                r.tokens,
+                self.elapsed(),
+            ))?;
+            if self.history.best.is_none_or(|b| r.loss < b.loss) {
+                self.history.best = Some(Best { step, loss: r.loss });
+            }
+        }
+        if due.checkpoint {
+            self.checkpoint(train, stream, config)?;
+        }
+        if u.stop {
+            (self.on_event)(Event::Interrupted { step });
+        }
+        Ok(())
+    }
+
+    /// Scores `spec` with the current weights, reporting progress.
+    pub fn evaluate<B: TrainingBackend>(
+        &mut self,
+        train: &TrainStep<B>,
+        cache: &TokenCache,
+        spec: &EvalSpec,
+    ) -> Result<EvalResult, TrainError> {
+        let step = train.state().step;
+        let total = planned_tokens(cache, spec)?;
+        (self.on_event)(Event::EvalStarted {
+            step,
+            split: spec.split,
+            tokens: total,
+        });
+        let model = train.inference_model();
+        let on_event = &mut self.on_event;
+        let result = evaluate(&model, cache, spec, train.device(), &mut |done, total| {
+            on_event(Event::EvalProgress { done, total })
+        })?;
+        (self.on_event)(Event::Evaluated {
+            step,
+            split: spec.split,
+            result,
+        });
+        Ok(result)
+    }
+
+    /// Writes the checkpoint of the current update, with every device's carried state.
+    fn checkpoint<B: TrainingBackend>(
+        &mut self,
+        train: &TrainStep<B>,
+        stream: &TrainStream<'_>,
+        config: &TrainConfig,
+    ) -> Result<(), TrainError> {
+        let mut carry_dict = StateDict::new();
+        carry::save(&mut carry_dict, 0, &train.state().carry)?;
+        for _ in 1..train.peer().world {
+            let (_, dict) = self.carry_rx.recv().map_err(|_| TrainError::Collective {
+                rank: Some(0),
+                why: "a device stopped before the checkpoint".into(),
+            })?;
+            carry_dict.extend(dict);
+        }
+        let step = train.state().step;
+        let state = LoopState {
+            step,
+            cursor: stream.cursor(),
+            config: config.clone(),
+            metrics: self.history.metrics.clone(),
+            best: self.history.best,
+            loss_scale: train.state().loss_scale,
+            elapsed_s: self.elapsed(),
+            params: self.params,
+            window: self.history.window.clone(),
+        };
+        let root = self.run_dir.join(CHECKPOINTS_DIR);
+        let files = checkpoint_files(train, &carry_dict, &state, &root)?;
+        let path = checkpoint::write(&root, step, &files)?;
+        checkpoint::prune(&root, config.keep_last, self.history.best.map(|b| b.step))?;
+        (self.on_event)(Event::Checkpointed {
+            step,
+            path: path.clone(),
+        });
+        self.last_checkpoint = Some(path);
+        Ok(())
+    }
+}
+
+/// Sends device `train`'s carried state to device 0 for a checkpoint.
+pub(crate) fn send_carry<B: TrainingBackend>(
+    train: &TrainStep<B>,
+    tx: &std::sync::mpsc::Sender<(usize, StateDict)>,
+) -> Result<(), TrainError> {
+    let rank = train.peer().rank;
+    let mut dict = StateDict::new();
+    carry::save(&mut dict, rank, &train.state().carry)?;
+    tx.send((rank, dict)).map_err(|_| TrainError::Collective {
+        rank: Some(rank),
+        why: "device 0 stopped before the checkpoint".into(),
+    })
+}

@@ -1,0 +1,309 @@
+//! [`train`]: a whole run. It checks the config and data, builds the model (or reads the
+//! latest checkpoint), starts one thread per extra device, and runs the loop on every
+//! device: [`TrainStep::update`] on the device's [`TrainStream`], and on device 0 also the
+//! duties of [`crate::lead`]. At the end, valid and test are evaluated in full.
+//!
+//! Reproducibility: the backend's random generator is reseeded before every segment (see
+//! [`crate::step`]). Burn's generators are per process (Flex) or per device, so two runs in
+//! one process at once, or several CPU peers with dropout, interleave their draws and are
+//! not reproducible; one run per process on the CPU is.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Sender, channel};
+use std::time::Instant;
+
+use burn::module::Module;
+use sru_data::{Cursor, Split, TokenCache};
+use sru_model::weights::StateDict;
+
+use crate::TrainingBackend;
+use crate::carry;
+use crate::checkpoint;
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+use crate::eval::EvalSpec;
+use crate::events::{Event, RunOptions, Summary};
+use crate::lead::{Due, Lead, send_carry};
+use crate::metrics::{self, MetricLine};
+use crate::precision::LossScale;
+use crate::resume::{History, resume};
+use crate::step::{StepState, TrainStep, initial_model, optimizer};
+use crate::stream::TrainStream;
+use crate::sync::Peer;
+
+/// The config file of a run folder.
+pub const CONFIG_FILE: &str = "config.toml";
+/// The checkpoint folder of a run folder.
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
+
+/// Where every device starts: updates done, data cursor, loss scale, and the carried state
+/// of all devices.
+#[derive(Clone)]
+struct Start {
+    step: u64,
+    cursor: Cursor,
+    loss_scale: LossScale,
+    carry: StateDict,
+}
+
+impl Start {
+    /// Device `rank`'s step state, its carried state loaded onto `device`.
+    fn state<B: TrainingBackend>(
+        &self,
+        rank: usize,
+        config: &TrainConfig,
+        device: &B::Device,
+    ) -> Result<StepState<B>, TrainError> {
+        Ok(StepState {
+            step: self.step,
+            loss_scale: self.loss_scale,
+            carry: carry::load::<B>(&self.carry, rank, config.precision.dtype(), device)?,
+        })
+    }
+}
+
+/// Checks that the corpus fits the model and holds one batch per device.
+fn check_data(config: &TrainConfig, cache: &TokenCache) -> Result<(), TrainError> {
+    let v = cache.vocab().len();
+    if config.model.vocab_size < v {
+        return Err(TrainError::config(
+            "data",
+            format!(
+                "the corpus {} has {v} token types but the model's vocabulary is {}",
+                config.data.display(),
+                config.model.vocab_size
+            ),
+        ));
+    }
+    // Fails early with the data's own message when the split is too small.
+    TrainStream::new(cache, config, 0, config.devices, Cursor::default())?;
+    Ok(())
+}
+
+/// The loop every device runs until the last update or a stop; `lead` is `Some` on device
+/// 0, `carry_tx` on the others. Returns whether it stopped on request.
+fn run_device<B: TrainingBackend>(
+    train: &mut TrainStep<B>,
+    stream: &mut TrainStream<'_>,
+    config: &TrainConfig,
+    cache: &TokenCache,
+    mut lead: Option<&mut Lead<'_>>,
+    carry_tx: Option<&Sender<(usize, StateDict)>>,
+    stop: &AtomicBool,
+) -> Result<bool, TrainError> {
+    while train.state().step < config.steps {
+        let t0 = Instant::now();
+        let requested = lead.is_some() && stop.load(Ordering::SeqCst);
+        let device = train.device().clone();
+        let u = train.update(&mut || Ok(stream.next_segment::<B>(&device)), requested)?;
+        // The update's time includes its device sync (the loss was read back).
+        let seconds = t0.elapsed().as_secs_f64();
+        match lead.as_deref_mut() {
+            Some(lead) => lead.after_update(train, stream, cache, config, (&u, seconds))?,
+            None => {
+                if Due::after(config, train.state().step, &u).checkpoint
+                    && let Some(tx) = carry_tx
+                {
+                    send_carry(train, tx)?;
+                }
+            }
+        }
+        if u.stop {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Trains `config` on `devices` (one per data-parallel peer) into `opts.run_dir`.
+///
+/// A new run refuses a folder that already holds checkpoints; `opts.resume` continues from
+/// the latest one, which must match the config's model and device count.
+///
+/// # Errors
+/// Bad configs or data, unreadable checkpoints, I/O failures, a non-finite loss or gradient
+/// norm ([`TrainError::NonFinite`]; the last good checkpoint is kept).
+pub fn train<B: TrainingBackend>(
+    config: &TrainConfig,
+    devices: &[B::Device],
+    opts: &RunOptions<'_>,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Summary, TrainError> {
+    config.validate()?;
+    if devices.len() != config.devices {
+        return Err(TrainError::config(
+            "devices",
+            format!(
+                "config asks for {} devices, {} given",
+                config.devices,
+                devices.len()
+            ),
+        ));
+    }
+    let cache = TokenCache::open(&config.data)?;
+    check_data(config, &cache)?;
+    let run_dir = &opts.run_dir;
+    let ckpt_root = run_dir.join(CHECKPOINTS_DIR);
+    std::fs::create_dir_all(run_dir).map_err(TrainError::io(run_dir))?;
+    let device0 = devices[0].clone();
+
+    // The model: initialised from the seed, or the latest checkpoint's weights.
+    let mut model = initial_model::<B>(config, &device0)?;
+    let mut optim = optimizer::<B>(config);
+    let mut start = Start {
+        step: 0,
+        cursor: Cursor::default(),
+        loss_scale: LossScale::for_precision(config.precision),
+        carry: StateDict::new(),
+    };
+    let mut history = History::default();
+    let mut resumed_from = None;
+    if opts.resume {
+        let dir = checkpoint::latest(&ckpt_root)
+            .ok_or_else(|| TrainError::NoCheckpoint(ckpt_root.clone()))?;
+        let r = resume(&dir, config, model, optim, &device0)?;
+        (model, optim) = (r.model, r.optim);
+        start = Start {
+            step: r.state.step,
+            cursor: r.state.cursor,
+            loss_scale: r.state.loss_scale,
+            carry: r.carry,
+        };
+        metrics::rewrite(run_dir, &r.state.metrics)?;
+        history = History {
+            metrics: r.state.metrics,
+            best: r.state.best,
+            elapsed_s: r.state.elapsed_s,
+            window: r.state.window,
+        };
+        resumed_from = Some(r.from);
+    } else {
+        if !checkpoint::list(&ckpt_root).is_empty() {
+            return Err(TrainError::config(
+                "run folder",
+                format!(
+                    "{} already holds checkpoints; resume it or choose another run folder",
+                    run_dir.display()
+                ),
+            ));
+        }
+        metrics::rewrite(run_dir, &[])?;
+    }
+    let config_path = run_dir.join(CONFIG_FILE);
+    std::fs::write(&config_path, config.to_toml()).map_err(TrainError::io(&config_path))?;
+
+    let params = config.model.num_params();
+    on_event(Event::Started {
+        params,
+        tokens_per_step: config.tokens_per_step(),
+        start_step: start.step,
+        steps: config.steps,
+        resumed_from,
+    });
+
+    // Other devices: a copy of the same model (same parameter ids) and optimizer each, on a
+    // thread of their own (not scoped: after a failure on device 0 they may stay blocked in
+    // the collective, which `Peer::reset` abandons).
+    let world = config.devices;
+    let (carry_tx, carry_rx) = channel();
+    let mut workers = Vec::new();
+    for (r, device) in devices.iter().enumerate().skip(1) {
+        let (m, o) = (model.clone().fork(device), optim.clone());
+        let (config, device, tx) = (config.clone(), device.clone(), carry_tx.clone());
+        let start = start.clone();
+        workers.push(std::thread::spawn(move || -> Result<(), TrainError> {
+            let cache = TokenCache::open(&config.data)?;
+            let peer = Peer::join::<B>(r, world, &device)?;
+            let state = start.state::<B>(r, &config, &device)?;
+            let mut stream = TrainStream::new(&cache, &config, r, world, start.cursor)?;
+            let mut train = TrainStep::from_parts(&config, m, o, state, peer, device);
+            let never = AtomicBool::new(false);
+            run_device(
+                &mut train,
+                &mut stream,
+                &config,
+                &cache,
+                None,
+                Some(&tx),
+                &never,
+            )?;
+            peer.leave::<B>();
+            Ok(())
+        }));
+    }
+    drop(carry_tx);
+    let peer = Peer::join::<B>(0, world, &device0)?;
+    let state = start.state::<B>(0, config, &device0)?;
+    let mut train = TrainStep::from_parts(config, model, optim, state, peer, device0);
+    let mut stream = TrainStream::new(&cache, config, 0, world, start.cursor)?;
+    let mut lead = Lead {
+        run_dir: run_dir.clone(),
+        on_event,
+        history,
+        train_seconds: 0.0,
+        train_tokens: 0,
+        last_valid: None,
+        last_checkpoint: None,
+        carry_rx,
+        params,
+    };
+    let outcome = run_device(
+        &mut train,
+        &mut stream,
+        config,
+        &cache,
+        Some(&mut lead),
+        None,
+        opts.stop,
+    );
+    let interrupted = match outcome {
+        Ok(stopped) => stopped,
+        Err(e) => {
+            if world > 1 {
+                Peer::reset::<B>();
+            }
+            return Err(e);
+        }
+    };
+    peer.leave::<B>();
+    for w in workers {
+        w.join().map_err(|_| TrainError::Collective {
+            rank: None,
+            why: "a device thread panicked".into(),
+        })??;
+    }
+
+    let (mut final_valid, mut final_test) = (None, None);
+    if !interrupted && config.final_eval {
+        for split in [Split::Valid, Split::Test] {
+            if cache.is_empty(split) {
+                continue;
+            }
+            let spec = EvalSpec {
+                split,
+                batch: config.final_eval_batch_size,
+                unroll: config.eval_unroll,
+                max_tokens: None,
+            };
+            let r = lead.evaluate(&train, &cache, &spec)?;
+            let name = format!("final_{}", split.name());
+            let line = MetricLine::new(train.state().step, &name, r.loss, r.tokens, lead.elapsed());
+            lead.log(line)?;
+            match split {
+                Split::Valid => final_valid = Some(r),
+                _ => final_test = Some(r),
+            }
+        }
+    }
+    Ok(Summary {
+        step: train.state().step,
+        interrupted,
+        last_valid: lead.last_valid,
+        best: lead.history.best,
+        final_valid,
+        final_test,
+        train_seconds: lead.train_seconds,
+        train_tokens: lead.train_tokens,
+        last_checkpoint: lead.last_checkpoint,
+    })
+}
