@@ -9,7 +9,6 @@
 
 use std::path::PathBuf;
 
-use burn::module::AutodiffModule;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{RngExt, SeedableRng};
@@ -174,11 +173,6 @@ impl<'a, B: TrainingBackend> TrainBench<'a, B> {
         };
         Ok(self.step.update(&mut next, false)?.loss)
     }
-
-    /// The model being trained.
-    pub fn model(&self) -> &LanguageModel<B> {
-        self.step.model()
-    }
 }
 
 /// An inference (scoring) step, repeated, with the state carried and the evaluation mask.
@@ -198,15 +192,6 @@ impl<B: RecurrenceBackend> InferBench<B> {
         B::seed(device, 1234);
         let model = shape.model().init::<B>(device)?;
         Ok(Self::with_model(model, shape, device))
-    }
-
-    /// The inference copy of a training model.
-    pub fn from_model<A: TrainingBackend<InnerBackend = B>>(
-        model: &LanguageModel<A>,
-        shape: &LmShape,
-        device: &B::Device,
-    ) -> Self {
-        Self::with_model(model.valid(), shape, device)
     }
 
     fn with_model(model: LanguageModel<B>, shape: &LmShape, device: &B::Device) -> Self {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::cache::TokenCache;
 use crate::error::DataError;
 use crate::subword::{Subword, TOKENIZER_FILE};
-use crate::vocab::Vocab;
+use crate::vocab::{Vocab, byte_table};
 
 /// Encodes text into token ids and decodes ids back into text.
 pub trait Tokenizer: Send + Sync {
@@ -52,11 +52,10 @@ pub struct ByteTokenizer {
 impl ByteTokenizer {
     /// The tokenizer of a byte vocabulary (`symbols[i]` is the byte of id i).
     pub fn new(symbols: Vec<u8>) -> Self {
-        let mut table = [u32::MAX; 256];
-        for (i, &b) in symbols.iter().enumerate() {
-            table[b as usize] = i as u32;
+        Self {
+            table: byte_table(&symbols),
+            symbols,
         }
-        Self { table, symbols }
     }
 }
 

@@ -32,6 +32,15 @@ pub enum Vocab {
     },
 }
 
+/// byte → id for byte symbols (`u32::MAX` for bytes not among them).
+pub(crate) fn byte_table(symbols: &[u8]) -> [u32; 256] {
+    let mut t = [u32::MAX; 256];
+    for (i, &b) in symbols.iter().enumerate() {
+        t[b as usize] = i as u32;
+    }
+    t
+}
+
 impl Vocab {
     /// Number of ids.
     pub fn len(&self) -> usize {
@@ -52,11 +61,7 @@ impl Vocab {
         let Self::Bytes { symbols } = self else {
             return None;
         };
-        let mut t = [u32::MAX; 256];
-        for (i, &b) in symbols.iter().enumerate() {
-            t[b as usize] = i as u32;
-        }
-        Some(t)
+        Some(byte_table(symbols))
     }
 
     /// A word → id map.

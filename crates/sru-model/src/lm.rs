@@ -361,13 +361,12 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
         }
         let mut dense = Vec::new();
         if let InputLayer::Dense(_) = self.embedding_layer {
-            dense.push((tokens.clone(), "input"));
+            dense.push((&tokens, "input"));
         }
         if let OutputLayer::Dense(_) = self.output_layer {
-            dense.push((targets.clone(), "target"));
+            dense.push((&targets, "target"));
         }
-        let ids: Vec<_> = dense.iter().map(|(t, role)| (t, *role)).collect();
-        check_ids(&ids, self.vocab_size)?;
+        check_ids(&dense, self.vocab_size)?;
         let out = self.run(tokens, state, window)?;
         Ok((self.nll(out.hidden, targets)?.mean(), out.state))
     }
