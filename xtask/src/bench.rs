@@ -22,7 +22,7 @@ pub struct Bench {
 
 #[derive(Debug, Subcommand)]
 enum What {
-    /// Training and inference tokens/s of the byte-level LM.
+    /// Training tokens/s of the byte-level LM through sru-train's step (as `train` runs it), and inference tokens/s.
     TrainStep(TrainStepArgs),
     /// The bare recurrence on the CPU (f32, k = 3): forward and forward+backward.
     Recurrence(RecurrenceArgs),
