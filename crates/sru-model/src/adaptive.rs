@@ -6,12 +6,15 @@
 //!
 //! ```text
 //! input:   e(w) = P_i · dropout(T_i[w - l_i])                       (d)
-//! softmax: head = [ (P_0ᵀ h) T_0ᵀ + b_0 | (P_0ᵀ h) C ᵀ + c ]          shortlist + clusters
+//! softmax: head = (P_0ᵀ h) T_0ᵀ + b_0        (r_0 + n_clusters)   shortlist, then clusters
 //!          log p(w) = log_softmax(head)[w]                            w in cluster 0
 //!          log p(w) = log_softmax(head)[-i] + log_softmax((P_iᵀ h) T_iᵀ + b_i)[w - l_i]
 //! ```
-//! Tables T_i are shared by input and softmax (one copy, owned by the softmax); projections
-//! are shared too (WikiText-103) or the input has its own (`emb_projs`, Billion Word).
+//! As in every official checkpoint, the head table T_0 (`output_layer.out_layers.0`) holds the
+//! shortlist's rows and then one row per tail cluster: cluster i (1-based) is head column -i.
+//! Tables T_i are shared by input and softmax (one copy, owned by the softmax; the input reads
+//! only the shortlist rows of T_0); projections are shared too (WikiText-103) or the input has
+//! its own (`emb_projs`, Billion Word).
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
@@ -91,13 +94,13 @@ impl AdaptiveConfig {
             .map(|(i, (l, r))| (r - l) * self.width(i))
             .sum();
         let projs: usize = (0..ranges.len()).map(|i| d * self.width(i)).sum();
-        let cluster = n_clusters * self.width(0) + n_clusters;
+        let cluster_rows = n_clusters * self.width(0) + n_clusters;
         let input_projs = if self.tie_projections { 0 } else { projs };
-        tables + vocab + projs + cluster + input_projs
+        tables + vocab + projs + cluster_rows + input_projs
     }
 
-    /// Builds input and softmax: tables and biases U(±sqrt(3/d)) and 0, projections
-    /// Xavier-uniform, cluster weights like the tables.
+    /// Builds input and softmax as the official `init_weights`: tables (with the head's cluster
+    /// rows) U(±sqrt(3/d)), biases 0, projections Xavier-uniform.
     pub fn init<B: Backend>(
         &self,
         vocab: usize,
@@ -119,14 +122,16 @@ impl AdaptiveConfig {
                 device,
             )
         };
+        let n_clusters = self.cutoffs.len();
         let out_layers = ranges
             .iter()
             .enumerate()
             .map(|(i, (l, r))| {
-                let mut lin = LinearConfig::new(self.width(i), r - l)
+                let rows = if i == 0 { r - l + n_clusters } else { r - l };
+                let mut lin = LinearConfig::new(self.width(i), rows)
                     .with_initializer(uniform.clone())
                     .init::<B>(device);
-                lin.bias = Some(Param::from_tensor(Tensor::zeros([r - l], device)));
+                lin.bias = Some(Param::from_tensor(Tensor::zeros([rows], device)));
                 lin
             })
             .collect();
@@ -134,8 +139,6 @@ impl AdaptiveConfig {
         let softmax = AdaptiveSoftmax {
             out_layers,
             out_projs: (0..n).map(proj).collect(),
-            cluster_weight: uniform.init([self.cutoffs.len(), self.width(0)], device),
-            cluster_bias: Param::from_tensor(Tensor::zeros([self.cutoffs.len()], device)),
             cutoffs: self.cutoffs.clone(),
             drop: DropoutConfig::new(emb_dropout).init(),
         };
@@ -154,14 +157,11 @@ impl AdaptiveConfig {
 /// Projected adaptive log-softmax; owns the tied tables.
 #[derive(Module, Debug)]
 pub struct AdaptiveSoftmax<B: Backend> {
-    /// Per cluster: `Linear(width_i → size_i)` with bias; its weight is table T_i.
+    /// Per cluster: `Linear(width_i → size_i)` with bias; its weight is table T_i. The head
+    /// (`i = 0`) has `cutoffs[0] + n_clusters` outputs: the shortlist, then the clusters.
     pub out_layers: Vec<Linear<B>>,
     /// Per cluster: projection `(d, width_i)`.
     pub out_projs: Vec<Param<Tensor<B, 2>>>,
-    /// Logit weights of the tail clusters in the head `(clusters, width_0)`.
-    pub cluster_weight: Param<Tensor<B, 2>>,
-    /// Their biases.
-    pub cluster_bias: Param<Tensor<B, 1>>,
     /// Cluster boundaries.
     pub cutoffs: Vec<usize>,
     /// Dropout of the projected hidden states.
@@ -211,24 +211,18 @@ impl<B: Backend> AdaptiveSoftmax<B> {
             .out_layers
             .iter()
             .map(|l| l.weight.dims()[1])
-            .sum::<usize>();
+            .sum::<usize>()
+            - self.cutoffs.len();
         let mut e = vec![0];
         e.extend(&self.cutoffs);
         e.push(v);
         e
     }
 
-    /// Cluster logits for projected hidden states `h (N, d)`.
+    /// Cluster logits for hidden states `h (N, d)`; for the head `(N, shortlist + clusters)`.
     fn cluster_logits(&self, h: Tensor<B, 2>, i: usize) -> Tensor<B, 2> {
         let ph = self.drop.forward(h.matmul(self.out_projs[i].val())); // (N, width_i)
-        let logits = self.out_layers[i].forward(ph.clone());
-        if i == 0 {
-            let tail = ph.matmul(self.cluster_weight.val().transpose())
-                + self.cluster_bias.val().unsqueeze_dim(0);
-            Tensor::cat(vec![logits, tail], 1) // (N, shortlist + clusters)
-        } else {
-            logits
-        }
+        self.out_layers[i].forward(ph)
     }
 
     /// Full log-probabilities `(L, B, V)`.

@@ -110,13 +110,19 @@ impl<B: Backend> OfficialWeights<B> for LanguageModel<B> {
         set_scale_buffers(&mut self.rnn, "rnn.", buffers);
     }
 
-    fn is_tied_duplicate(&self, key: &str) -> bool {
-        match &self.embedding_layer {
-            InputLayer::Adaptive(a) => {
-                key.starts_with("embedding_layer.emb_layers.")
-                    || (a.emb_projs.is_empty() && key.starts_with("embedding_layer.emb_projs."))
+    fn tied_duplicates(&self) -> Vec<(String, String)> {
+        match (&self.embedding_layer, &self.output_layer) {
+            (InputLayer::Adaptive(a), OutputLayer::Adaptive(s)) if a.emb_projs.is_empty() => {
+                (0..s.out_projs.len())
+                    .map(|i| {
+                        (
+                            format!("embedding_layer.emb_projs.{i}"),
+                            format!("output_layer.out_projs.{i}"),
+                        )
+                    })
+                    .collect()
             }
-            InputLayer::Dense(_) => false,
+            _ => Vec::new(),
         }
     }
 }

@@ -4,9 +4,12 @@
 //! Loading goes through Burn's store adapters (Linear weights transposed, LayerNorm
 //! `weight/bias` ↔ `gamma/beta`, enum variants left out of the paths). Every parameter of the
 //! model must be found, with its shape, and every key of the file must be used, except the
-//! `scale_x` buffers (checked against the model's value) and the duplicate tensors that tying
-//! leaves in word-level checkpoints (`embedding_layer.emb_layers.*`, tied `emb_projs.*`).
-//! Anything else is a [`ModelError::Weights`] listing the offending keys.
+//! `scale_x` buffers (checked against the model's value) and the duplicates that tying leaves
+//! in word-level checkpoints (an official WikiText-103 `state_dict` repeats each tied projection
+//! `output_layer.out_projs.<i>` as `embedding_layer.emb_projs.<i>`): a duplicate must equal
+//! the tensor it repeats. Anything else is a [`ModelError::Weights`] listing the offending keys.
+//! [`state_dict`] writes the duplicates back, so an exported model has exactly the official
+//! keys.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,9 +32,10 @@ pub trait OfficialWeights<B: Backend>: Module<B> + ModuleSnapshot<B> + Sized {
     /// Takes the buffer values of a checkpoint (already checked against the config).
     fn set_buffers(&mut self, buffers: &StateDict);
 
-    /// Keys an official checkpoint may hold that this model stores once (tied duplicates).
-    fn is_tied_duplicate(&self, _key: &str) -> bool {
-        false
+    /// Tensors an official checkpoint holds twice because they are tied, and this model
+    /// once: `(duplicate key, key of the tensor it repeats)`.
+    fn tied_duplicates(&self) -> Vec<(String, String)> {
+        Vec::new()
     }
 }
 
@@ -43,6 +47,11 @@ pub fn state_dict<B: Backend, M: OfficialWeights<B>>(model: &M) -> Result<StateD
             ModelError::weights("state_dict", format!("{}: {e:?}", snap.full_path()))
         })?;
         out.insert(snap.full_path(), data);
+    }
+    for (duplicate, source) in model.tied_duplicates() {
+        if let Some(data) = out.get(&source).cloned() {
+            out.insert(duplicate, data);
+        }
     }
     Ok(out)
 }
@@ -61,6 +70,16 @@ pub fn load_state_dict<B: Backend, M: OfficialWeights<B>>(
     let mut found_buffers = StateDict::new();
     let mut problems = Vec::new();
     let mut snapshots = Vec::new();
+    let duplicates: BTreeMap<String, String> = model.tied_duplicates().into_iter().collect();
+    for (duplicate, source) in &duplicates {
+        if let (Some(dup), Some(src)) = (tensors.get(duplicate), tensors.get(source))
+            && (dup.shape != src.shape || to_f64(dup) != to_f64(src))
+        {
+            problems.push(format!(
+                "`{duplicate}` is tied to `{source}` in this model but differs from it in the file"
+            ));
+        }
+    }
     for (name, data) in tensors {
         if let Some(expected) = buffers.get(&name) {
             let (a, b) = (to_f64(&data), to_f64(expected));
@@ -76,7 +95,7 @@ pub fn load_state_dict<B: Backend, M: OfficialWeights<B>>(
             found_buffers.insert(name, data);
             continue;
         }
-        if model.is_tied_duplicate(&name) {
+        if duplicates.contains_key(&name) {
             continue;
         }
         let data = match dtype {

@@ -181,3 +181,132 @@ fn a_corrupt_file_is_a_clear_error() {
     assert!(e.contains("cannot read PyTorch file"), "{e}");
     std::fs::remove_file(path).ok();
 }
+
+/// A word-level model as the official WikiText-103 (`tie_projections`) or Billion Word script
+/// builds it, with 40 words in clusters [0, 10), [10, 20), [20, 40).
+fn word_config(tie_projections: bool) -> LmConfig {
+    LmConfig {
+        vocab_size: 40,
+        n_d: 16,
+        n_proj: 8,
+        depth: 2,
+        adaptive: Some(sru_model::AdaptiveConfig {
+            cutoffs: vec![10, 20],
+            div_val: 2,
+            n_e: 16,
+            tie_projections,
+        }),
+        ..Default::default()
+    }
+}
+
+fn word_nll(model: &LanguageModel<B>) -> Vec<f64> {
+    let ids: Vec<i64> = (0..12).map(|i| (i * 7 + 3) % 40).collect();
+    let t = |v: &[i64]| {
+        Tensor::<B, 2, Int>::from_data(TensorData::new(v.to_vec(), [6, 2]), &Default::default())
+    };
+    let mut shifted = ids.clone();
+    shifted.rotate_left(1);
+    let out = model.forward_hidden(t(&ids), None, None).unwrap();
+    model
+        .token_nll(out.hidden, t(&shifted))
+        .unwrap()
+        .into_data()
+        .convert::<f64>()
+        .to_vec::<f64>()
+        .unwrap()
+}
+
+/// The official layout: the head `output_layer.out_layers.0` holds the shortlist and then one
+/// row per cluster, and a tied model repeats each projection as `embedding_layer.emb_projs.<i>`.
+/// Export writes exactly those keys; they load back (through a file) to the same model.
+#[test]
+fn word_level_models_round_trip_through_the_official_layout() {
+    for tie in [true, false] {
+        let model = word_config(tie).init::<B>(&Default::default()).unwrap();
+        let dict = weights::state_dict(&model).unwrap();
+        assert_eq!(
+            dict["output_layer.out_layers.0.weight"].shape.to_vec(),
+            vec![10 + 2, 16],
+            "shortlist + 2 cluster rows, (out, in)"
+        );
+        assert_eq!(
+            dict["output_layer.out_layers.0.bias"].shape.to_vec(),
+            vec![12]
+        );
+        assert_eq!(
+            dict["output_layer.out_layers.2.weight"].shape.to_vec(),
+            vec![20, 4]
+        );
+        let mut keys: Vec<&str> = dict.keys().map(String::as_str).collect();
+        keys.retain(|k| !k.starts_with("rnn."));
+        assert_eq!(
+            keys,
+            [
+                "embedding_layer.emb_projs.0",
+                "embedding_layer.emb_projs.1",
+                "embedding_layer.emb_projs.2",
+                "output_layer.out_layers.0.bias",
+                "output_layer.out_layers.0.weight",
+                "output_layer.out_layers.1.bias",
+                "output_layer.out_layers.1.weight",
+                "output_layer.out_layers.2.bias",
+                "output_layer.out_layers.2.weight",
+                "output_layer.out_projs.0",
+                "output_layer.out_projs.1",
+                "output_layer.out_projs.2",
+            ]
+        );
+        let same =
+            |a: &str, b: &str| dict[a].clone().convert::<f32>() == dict[b].clone().convert::<f32>();
+        assert_eq!(
+            same("embedding_layer.emb_projs.1", "output_layer.out_projs.1"),
+            tie,
+            "tied projections are written twice, untied ones are separate tensors"
+        );
+        let path = std::env::temp_dir().join(format!(
+            "sru-model-word-{tie}-{}.safetensors",
+            std::process::id()
+        ));
+        weights::write_safetensors(&dict, &path).unwrap();
+        let fresh = word_config(tie).init::<B>(&Default::default()).unwrap();
+        assert_ne!(word_nll(&fresh), word_nll(&model));
+        let back = weights::load_state_dict(fresh, weights::read_safetensors(&path).unwrap(), None)
+            .unwrap();
+        assert_eq!(word_nll(&back), word_nll(&model));
+        assert_eq!(
+            weights::state_dict(&back)
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            dict.keys().collect::<Vec<_>>()
+        );
+        std::fs::remove_file(path).ok();
+    }
+}
+
+/// A tied duplicate that differs from the tensor it repeats is refused by name; a checkpoint
+/// without the duplicates (each tied tensor once) loads.
+#[test]
+fn tied_duplicates_must_equal_their_tensor() {
+    let model = word_config(true).init::<B>(&Default::default()).unwrap();
+    let mut dict = weights::state_dict(&model).unwrap();
+    let mut without = dict.clone();
+    without.retain(|k, _| !k.starts_with("embedding_layer."));
+    let fresh = || word_config(true).init::<B>(&Default::default()).unwrap();
+    let back = weights::load_state_dict(fresh(), without, None).unwrap();
+    assert_eq!(word_nll(&back), word_nll(&model));
+    let shape = dict["embedding_layer.emb_projs.2"].shape.clone();
+    let n: usize = shape.iter().product();
+    dict.insert(
+        "embedding_layer.emb_projs.2".into(),
+        TensorData::new(vec![0.5f32; n], shape),
+    );
+    let e = weights::load_state_dict(fresh(), dict, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("embedding_layer.emb_projs.2") && e.contains("output_layer.out_projs.2"),
+        "{e}"
+    );
+}

@@ -27,7 +27,7 @@ pub struct Fixture {
     pub path: PathBuf,
     /// Case name (`config.name`).
     pub name: String,
-    /// Case kind: `recurrence`, `srupp` or `lm`.
+    /// Case kind: `recurrence`, `srupp`, `lm` or `lm_adaptive`.
     pub kind: String,
     /// The whole `config` object.
     pub config: Value,

@@ -22,7 +22,7 @@ pub use host::{tensor, to_f64, to_tensor};
 pub use model::{run_lm, run_srupp};
 pub use recurrence::{options as recurrence_options, run_recurrence};
 
-/// Runs a fixture of any supported kind (`recurrence`, `srupp`, `lm`).
+/// Runs a fixture of any supported kind (`recurrence`, `srupp`, `lm`, `lm_adaptive`).
 ///
 /// # Errors
 /// Unknown kinds, malformed fixtures, or inputs sru-rs refuses.
@@ -34,7 +34,7 @@ pub fn run_fixture<B: sru_kernel::RecurrenceAutodiffBackend>(
     match fx.kind.as_str() {
         "recurrence" => run_recurrence::<B>(fx, device, dtype),
         "srupp" => run_srupp::<B>(fx, device, dtype),
-        "lm" => run_lm::<B>(fx, device, dtype),
+        "lm" | "lm_adaptive" => run_lm::<B>(fx, device, dtype),
         _ => Err(ParityError::UnsupportedKind {
             case: fx.name.clone(),
             kind: fx.kind.clone(),

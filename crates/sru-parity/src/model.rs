@@ -1,13 +1,17 @@
-//! Running `srupp_*` (an SRU++ stack over two segments, FIXTURES.md §4.2) and `lm_*` (a byte
-//! LM over several segments, §4.3) fixtures through sru-model: the model is built from the
-//! fixture's config, its `param.*` tensors are loaded through the official-name weight import,
-//! and every stored output, loss and `grad.*` is compared.
+//! Running `srupp_*` (an SRU++ stack over two segments, FIXTURES.md §4.2), `lm_*` (a byte LM
+//! over several segments, §4.3) and `lm_adaptive_*` (a word LM with the official adaptive input
+//! and softmax, §4.4) fixtures through sru-model: the model is built from the fixture's config,
+//! its `param.*` tensors are loaded through the official-name weight import (for word LMs as
+//! the official checkpoint, tied duplicates included), and every stored output, loss and
+//! `grad.*` is compared.
 
 use burn::tensor::{Bool, DType, Int, Tensor, TensorData, backend::Backend};
 use serde_json::Value;
 use sru_kernel::RecurrenceAutodiffBackend;
 use sru_model::weights::{self, OfficialWeights, StateDict};
-use sru_model::{AttentionMasks, LmConfig, OutputLayer, SruppConfig, attention_mask};
+use sru_model::{
+    AdaptiveConfig, AttentionMasks, LmConfig, OutputLayer, SruppConfig, attention_mask,
+};
 
 use crate::compare::{CaseReport, Comparison, tolerance};
 use crate::error::ParityError;
@@ -30,8 +34,13 @@ fn f64_of(fx: &Fixture, key: &str) -> Result<f64, ParityError> {
 /// The SRU++ options a fixture's config describes.
 fn srupp_config(fx: &Fixture) -> Result<SruppConfig, ParityError> {
     let last_n = fx.cfg("attention_last_n_layers")?.as_i64().unwrap_or(-1);
+    // Word-level LM fixtures leave out `input_size`: their SRU++ body is `SRUpp(d, d, …)`.
+    let input_size = match fx.config.get("input_size") {
+        Some(_) => fx.cfg_usize("input_size")?,
+        None => fx.cfg_usize("hidden_size")?,
+    };
     Ok(SruppConfig {
-        input_size: fx.cfg_usize("input_size")?,
+        input_size,
         hidden_size: fx.cfg_usize("hidden_size")?,
         proj_size: fx.cfg_usize("proj_size")?,
         num_layers: fx.cfg_usize("num_layers")?,
@@ -220,7 +229,71 @@ pub fn run_srupp<B: RecurrenceAutodiffBackend>(
     })
 }
 
-/// Runs an `lm` fixture: segments with state and memory carried detached; gradients summed.
+/// The adaptive input/softmax options of an `lm_adaptive` fixture (`None` for `lm`).
+fn adaptive_config(fx: &Fixture) -> Result<Option<AdaptiveConfig>, ParityError> {
+    if fx.kind != "lm_adaptive" {
+        return Ok(None);
+    }
+    let cutoffs = fx
+        .cfg("cutoffs")?
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .map(|v| v.as_u64().map(|c| c as usize))
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| cfg_err(fx, "`cutoffs` is not a list of unsigned integers"))?;
+    Ok(Some(AdaptiveConfig {
+        cutoffs,
+        div_val: fx.cfg_usize("div_val")?,
+        n_e: fx.cfg_usize("n_e")?,
+        tie_projections: fx.cfg_bool("tie_projections")?,
+    }))
+}
+
+/// The fixture's parameters as an official checkpoint holds them: `param.*` plus every tied
+/// duplicate (`config.tied`: duplicate name → the tensor it is).
+fn official_state_dict(fx: &Fixture) -> Result<StateDict, ParityError> {
+    let mut dict = state_dict(fx);
+    if let Some(tied) = fx.config.get("tied").and_then(Value::as_object) {
+        for (duplicate, source) in tied {
+            let source = source
+                .as_str()
+                .ok_or_else(|| cfg_err(fx, format!("`tied.{duplicate}` is not a name")))?;
+            let data = dict
+                .get(source)
+                .cloned()
+                .ok_or_else(|| cfg_err(fx, format!("`tied.{duplicate}` names no parameter")))?;
+            dict.insert(duplicate.clone(), data);
+        }
+    }
+    Ok(dict)
+}
+
+/// Checks that the model exports exactly the keys of the official checkpoint
+/// (`config.state_dict_names`), when the fixture lists them.
+fn check_export<B: Backend, M: OfficialWeights<B>>(
+    fx: &Fixture,
+    model: &M,
+) -> Result<(), ParityError> {
+    let Some(names) = fx.config.get("state_dict_names").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    let mut want: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
+    want.sort_unstable();
+    let exported = weights::state_dict(model).map_err(|e| cfg_err(fx, e.to_string()))?;
+    let got: Vec<&str> = exported.keys().map(String::as_str).collect();
+    if got != want {
+        return Err(cfg_err(
+            fx,
+            format!("the model exports the keys {got:?}, the official checkpoint has {want:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs an `lm` or `lm_adaptive` fixture: segments with state and memory carried detached;
+/// gradients summed.
 ///
 /// # Errors
 /// Malformed fixtures or model errors.
@@ -253,12 +326,21 @@ pub fn run_lm<B: RecurrenceAutodiffBackend>(
         highway_bias: s.highway_bias,
         attention_every_n_layers: s.attention_every_n_layers,
         attention_last_n_layers: s.attention_last_n_layers,
+        adaptive: adaptive_config(fx)?,
+        emb_dropout: match fx.config.get("emb_dropout") {
+            Some(v) => v
+                .as_f64()
+                .ok_or_else(|| cfg_err(fx, "`emb_dropout` is not a number"))?,
+            None => 0.0,
+        },
         ..Default::default()
     };
     let model = config
         .init::<B>(device)
         .map_err(|e| cfg_err(fx, e.to_string()))?;
-    let model = load(fx, model, dtype)?;
+    let model = weights::load_state_dict(model, official_state_dict(fx)?, Some(dtype))
+        .map_err(|e| cfg_err(fx, e.to_string()))?;
+    check_export(fx, &model)?;
     let same_length = fx.cfg_bool("same_length")?;
     let window = same_length
         .then(|| fx.cfg_usize("mask_size_M"))

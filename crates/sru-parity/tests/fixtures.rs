@@ -1,4 +1,4 @@
-//! Parity with the official implementation: every fixture (kinds `recurrence`, `srupp`, `lm`)
+//! Parity with the official implementation: every fixture (kinds `recurrence`, `srupp`, `lm`, `lm_adaptive`)
 //! in the repository's fixture folders (the public suite of shared/reference, and `extra`, made
 //! by the same tool with another seed and other shapes and options) on the CPU in float64 and
 //! float32, and on WGPU in f32 — forward, losses and every gradient.
@@ -118,7 +118,7 @@ fn every_kind_is_covered() {
         .collect();
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
-        ["lm", "recurrence", "srupp"]
+        ["lm", "lm_adaptive", "recurrence", "srupp"]
     );
 }
 
