@@ -49,7 +49,8 @@ pub struct Train {
     /// Backend.
     #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
     backend: BackendKind,
-    /// Devices for data-parallel training (the global batch is batch-size × devices).
+    /// Devices for data-parallel training (the global batch is batch-size × devices ×
+    /// accumulate; paper presets accumulate to the paper's global batch).
     #[arg(long)]
     devices: Option<usize>,
     /// Updates (the cosine schedule ends here).
@@ -70,7 +71,8 @@ pub struct Train {
     /// Validate (and checkpoint) every N updates.
     #[arg(long)]
     eval_every: Option<u64>,
-    /// Segments per update (gradient accumulation).
+    /// Segments per update (gradient accumulation). Paper presets default to what reaches the
+    /// paper's global batch (8 GPUs × batch per GPU) on the devices given.
     #[arg(long)]
     accumulate: Option<usize>,
     /// Compute precision (f16/bf16 on GPU backends).
@@ -170,8 +172,13 @@ impl Train {
         if let Some(v) = self.eval_every {
             c.eval_every = v;
         }
-        if let Some(v) = self.accumulate {
-            c.accumulate = v;
+        match self.accumulate {
+            Some(v) => c.accumulate = v,
+            None => {
+                if let Some(chose) = c.match_paper_batch() {
+                    eprintln!("{chose}");
+                }
+            }
         }
         if let Some(v) = self.precision {
             c.precision = match v {
@@ -283,12 +290,20 @@ fn report(run_dir: &Path, s: &Summary, unigram: f64) {
             s.train_tokens as f64 / s.train_seconds
         );
     }
+    if let Some(m) = &s.paper_mismatch {
+        eprintln!("note: {m}");
+    }
     if let Some(b) = s.best {
         eprintln!(
             "best valid (periodic): {:.4} bits/token at update {}",
             bits(b.loss),
             b.step
         );
+    }
+    if let Some(step) = s.final_step
+        && s.final_valid.or(s.final_test).is_some()
+    {
+        eprintln!("final evaluation with the weights of update {step} (best on validation)");
     }
     for (name, r) in [("valid", s.final_valid), ("test", s.final_test)] {
         if let Some(r) = r {

@@ -5,12 +5,19 @@
 //! | offset | field |
 //! |---|---|
 //! | 0 | magic `SRUTOKEN` |
-//! | 8 | format version (u32, = 1) |
-//! | 12 | token width in bytes (u8: 1, 2 or 4, the smallest that holds the vocabulary), 3 pad |
+//! | 8 | format version (u32, = 2) |
+//! | 12 | token width in bytes (u8: 1, 2 or 4, the smallest that holds the vocabulary) |
+//! | 13 | stream layout (u8: 0 contiguous text, 1 sentences separated by a boundary id), 2 pad |
 //! | 16 | vocabulary size (u32) |
 //! | 20 | CRC-32 of the vocabulary file (u32) |
 //! | 24 | tokens in train, valid, test (3 × u64) |
-//! | 48 | CRC-32 of all token bytes (u32), 4 pad |
+//! | 48 | CRC-32 of all token bytes (u32) |
+//! | 52 | boundary id of a sentence layout (u32; 0 otherwise) |
+//!
+//! The layout says how a corpus is read ([`StreamLayout`]): contiguous text (enwik8,
+//! WikiText-103) as B ordered streams, sentences (One Billion Word: `<S>` once at the start of
+//! each split and after every sentence) as the official shuffled-sentence iterator. Format 1
+//! did not record it; such caches are refused with a request to prepare them again.
 //!
 //! The vocabulary is `vocab.json` beside `tokens.bin`. Writing goes to a temporary file that
 //! is synced and renamed, so an interrupted preparation never leaves a cache that looks valid.
@@ -26,7 +33,7 @@ use crate::error::DataError;
 use crate::vocab::Vocab;
 
 const MAGIC: &[u8; 8] = b"SRUTOKEN";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const HEADER: usize = 56;
 /// File name of the token data inside a prepared corpus folder.
 pub const TOKENS_FILE: &str = "tokens.bin";
@@ -78,6 +85,20 @@ impl std::str::FromStr for Split {
     }
 }
 
+/// How the tokens of a corpus are streamed into batches; recorded in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum StreamLayout {
+    /// Running text: each split is cut into B contiguous streams ([`crate::OrderedStream`]).
+    #[default]
+    Contiguous,
+    /// Sentences, each followed by `boundary` (and one `boundary` before the first): read as
+    /// whole sentences dealt to B streams ([`crate::ShuffledSentences`]).
+    Sentences {
+        /// The id that ends every sentence (`<S>`).
+        boundary: u32,
+    },
+}
+
 fn width_for(vocab: usize) -> u8 {
     if vocab <= 1 << 8 {
         1
@@ -98,6 +119,7 @@ pub struct CacheWriter {
     counts: [u64; 3],
     current: usize,
     crc: crc32fast::Hasher,
+    layout: StreamLayout,
 }
 
 impl CacheWriter {
@@ -121,7 +143,13 @@ impl CacheWriter {
             counts: [0; 3],
             current: 0,
             crc: crc32fast::Hasher::new(),
+            layout: StreamLayout::Contiguous,
         })
+    }
+
+    /// Records how the corpus is to be streamed (default: contiguous).
+    pub fn set_layout(&mut self, layout: StreamLayout) {
+        self.layout = layout;
     }
 
     /// Moves on to the next split (splits must come in order train, valid, test).
@@ -190,14 +218,18 @@ impl CacheWriter {
         let mut header = Vec::with_capacity(HEADER);
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&VERSION.to_le_bytes());
-        header.extend_from_slice(&[self.width, 0, 0, 0]);
+        let (kind, boundary) = match self.layout {
+            StreamLayout::Contiguous => (0u8, 0u32),
+            StreamLayout::Sentences { boundary } => (1, boundary),
+        };
+        header.extend_from_slice(&[self.width, kind, 0, 0]);
         header.extend_from_slice(&(self.vocab_size as u32).to_le_bytes());
         header.extend_from_slice(&vocab_crc.to_le_bytes());
         for c in self.counts {
             header.extend_from_slice(&c.to_le_bytes());
         }
         header.extend_from_slice(&data_crc.to_le_bytes());
-        header.extend_from_slice(&[0; 4]);
+        header.extend_from_slice(&boundary.to_le_bytes());
         let mut file = self.file.into_inner().map_err(|e| DataError::Io {
             path: self.tmp.clone(),
             source: e.into_error(),
@@ -218,6 +250,7 @@ impl CacheWriter {
             counts: self.counts,
             checksum: data_crc,
             width: self.width,
+            layout: self.layout,
         })
     }
 }
@@ -233,6 +266,8 @@ pub struct PreparedInfo {
     pub checksum: u32,
     /// Bytes per token.
     pub width: u8,
+    /// How the corpus is streamed.
+    pub layout: StreamLayout,
 }
 
 /// A prepared corpus, memory-mapped.
@@ -266,6 +301,13 @@ impl TokenCache {
         let u32_at = |o: usize| u32::from_le_bytes(map[o..o + 4].try_into().unwrap_or([0; 4]));
         let u64_at = |o: usize| u64::from_le_bytes(map[o..o + 8].try_into().unwrap_or([0; 8]));
         let version = u32_at(8);
+        if version == 1 {
+            return Err(corrupt(format!(
+                "prepared by an older sru-rs (format 1, which did not record how the corpus is \
+                 streamed, and wrote One Billion Word with <S> twice between sentences): \
+                 prepare it again with `cargo xtask data prepare` (format {VERSION})"
+            )));
+        }
         if version != VERSION {
             return Err(corrupt(format!(
                 "format version {version}, this build reads {VERSION}"
@@ -275,6 +317,13 @@ impl TokenCache {
         if ![1, 2, 4].contains(&width) {
             return Err(corrupt(format!("token width {width}")));
         }
+        let layout = match map[13] {
+            0 => StreamLayout::Contiguous,
+            1 => StreamLayout::Sentences {
+                boundary: u32_at(52),
+            },
+            other => return Err(corrupt(format!("stream layout {other}"))),
+        };
         let vocab_size = u32_at(16) as usize;
         let counts = [u64_at(24), u64_at(32), u64_at(40)];
         let checksum = u32_at(48);
@@ -317,6 +366,7 @@ impl TokenCache {
                 counts,
                 checksum,
                 width,
+                layout,
             },
             vocab,
             path,
@@ -326,6 +376,11 @@ impl TokenCache {
     /// Sizes and checksum.
     pub fn info(&self) -> PreparedInfo {
         self.info
+    }
+
+    /// How the corpus is streamed.
+    pub fn layout(&self) -> StreamLayout {
+        self.info.layout
     }
 
     /// The vocabulary.

@@ -11,7 +11,9 @@
 //! - [`TokenCache`]: the prepared corpus (`tokens.bin` + `vocab.json`), checksummed; its
 //!   [`Tokenizer`] turns text into ids and back ([`TextStream`] for ids one at a time).
 //! - [`OrderedStream`]: B contiguous streams, segments of L, targets shifted by one, a
-//!   serialisable [`Cursor`], rank/world sharding; [`ShuffledSentences`] for Billion Word.
+//!   serialisable [`Cursor`], rank/world sharding; [`ShuffledSentences`] for Billion Word
+//!   (whole sentences, reshuffled every pass); [`Batches`] picks the one the cache's
+//!   [`StreamLayout`] names.
 //!
 //! ```no_run
 //! use sru_data::{prepare_bytes, ByteOptions, ByteVocab, SplitPlan, Source, TokenCache,
@@ -29,6 +31,7 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod batches;
 mod byte;
 mod cache;
 mod error;
@@ -43,11 +46,14 @@ mod vocab;
 mod word;
 
 pub use batch::{Batch, Cursor, OrderedStream, StreamSpec};
+pub use batches::Batches;
 pub use byte::{ByteOptions, ByteVocab, ENWIK8_BYTES, ENWIK8_HELDOUT, SplitPlan, prepare_bytes};
-pub use cache::{CacheWriter, PreparedInfo, Split, TOKENS_FILE, TokenCache, VOCAB_FILE};
+pub use cache::{
+    CacheWriter, PreparedInfo, Split, StreamLayout, TOKENS_FILE, TokenCache, VOCAB_FILE,
+};
 pub use error::DataError;
 pub use progress::{Progress, ProgressFn};
-pub use shuffled::ShuffledSentences;
+pub use shuffled::{SentenceOrder, ShuffledSentences};
 pub use source::Source;
 pub use subword::{Subword, TOKENIZER_FILE, prepare_subword};
 pub use tokenizer::{ByteTokenizer, TextStream, Tokenizer, WordTokenizer};

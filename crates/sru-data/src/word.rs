@@ -8,8 +8,9 @@
 //!   after `<eos>` when `min_freq` or `max_size` leaves words out and the text has none).
 //! - **One Billion Word**: training shards `news.en-000NN-of-00100`, the held-out shard
 //!   `news.en.heldout-00000-of-00050` for valid and test (as the official preparation), the
-//!   vocabulary in the order of `1b_word_vocab.txt`, `<S>` before and after every sentence,
-//!   unknown words as `<UNK>`.
+//!   vocabulary in the order of `1b_word_vocab.txt`, one `<S>` at the start of each split and
+//!   one after every sentence (the cache's [`StreamLayout::Sentences`]), unknown words as
+//!   `<UNK>`.
 //!
 //! Files are read line by line (never whole); invalid UTF-8 is reported with its byte offset.
 
@@ -17,7 +18,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use crate::cache::{CacheWriter, PreparedInfo, Split};
+use crate::cache::{CacheWriter, PreparedInfo, Split, StreamLayout};
 use crate::error::DataError;
 use crate::progress::{Progress, ProgressFn};
 use crate::vocab::Vocab;
@@ -262,11 +263,17 @@ pub fn prepare_words(
         Vocab::Words { unk: Some(u), .. } => index.get(u.as_str()).copied(),
         _ => None,
     };
+    // Billion Word: one <S> opens each split and one ends every sentence, so the stream reads
+    // `<S> a b c <S> c d <S>` as the official iterator's (each sentence `<S> w… <S>`, the
+    // trailing <S> only a target, the next sentence starting after it).
     let (bos, eos) = match opts.format {
         WordFormat::BillionWord => (index.get("<S>").copied(), index.get("<S>").copied()),
         _ => (None, index.get("<eos>").copied()),
     };
     let mut w = CacheWriter::create(out, vocab.len())?;
+    if let (WordFormat::BillionWord, Some(boundary)) = (opts.format, bos) {
+        w.set_layout(StreamLayout::Sentences { boundary });
+    }
     let mut ids = Vec::new();
     for (split, files) in [
         (Split::Train, &l.train),
@@ -274,13 +281,15 @@ pub fn prepare_words(
         (Split::Test, &l.test),
     ] {
         w.begin(split)?;
+        if let Some(b) = bos {
+            w.push(&[b])?;
+        }
         for path in files {
             for_each_line(
                 path,
                 opts.lowercase,
                 |words| {
                     ids.clear();
-                    ids.extend(bos);
                     for word in words {
                         match index.get(word).copied().or(unk) {
                             Some(id) => ids.push(id),

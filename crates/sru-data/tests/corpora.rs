@@ -181,13 +181,14 @@ fn billion_word_format() {
     assert_eq!(info.vocab_size, 6, "vocabulary file order");
     assert_eq!(
         info.counts,
-        [9, 4, 4],
-        "<S> before and after each sentence; shards in order"
+        [8, 4, 4],
+        "one <S> at the start and one after each sentence; shards in order"
     );
     let cache = TokenCache::open(&out).unwrap();
-    let mut v = vec![0u32; 9];
+    assert_eq!(cache.layout(), StreamLayout::Sentences { boundary: 0 });
+    let mut v = vec![0u32; 8];
     cache.read(Split::Train, 0, &mut v);
-    assert_eq!(cache.vocab().decode(&v), "<S> a b c <S> <S> c d <S>");
+    assert_eq!(cache.vocab().decode(&v), "<S> a b c <S> c d <S>");
     let mut h = vec![0u32; 4];
     cache.read(Split::Valid, 0, &mut h);
     assert_eq!(cache.vocab().decode(&h), "<S> d <UNK> <S>");

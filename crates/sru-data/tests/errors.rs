@@ -76,6 +76,19 @@ fn a_truncated_cache_is_reported() {
     );
 }
 
+/// A cache of format 1 (before the stream layout was recorded, when Billion Word had `<S>`
+/// twice between sentences) is refused with the command that rebuilds it.
+#[test]
+fn a_cache_of_the_old_format_asks_to_be_prepared_again() {
+    let dir = prepared("old-format");
+    let f = dir.join(TOKENS_FILE);
+    let mut bytes = std::fs::read(&f).unwrap();
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    std::fs::write(&f, bytes).unwrap();
+    let e = TokenCache::open(&dir).unwrap_err().to_string();
+    assert!(e.contains("format 1") && e.contains("data prepare"), "{e}");
+}
+
 #[test]
 fn a_corrupt_cache_fails_its_checksum() {
     let dir = prepared("corrupt");

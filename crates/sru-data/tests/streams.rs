@@ -95,9 +95,10 @@ fn ranks_read_disjoint_streams_of_the_global_batch() {
     assert!(e.to_string().contains("rank 2"), "{e}");
 }
 
-#[test]
-fn shuffled_sentences_are_seeded_whole_and_resumable() {
-    let dir = tmp("shuffled");
+/// A small One Billion Word layout: 40 training sentences of three words, and held-out
+/// sentences `w1 w2 w3 | w4 | w5 w6 | w0 w1 w2 w3 | w4 w5`; `<S>` = 0, `<UNK>` = 1, `wi` = i + 2.
+fn billion_word(name: &str) -> TokenCache {
+    let dir = tmp(name);
     let train = dir.join("training-monolingual.tokenized.shuffled");
     let held = dir.join("heldout-monolingual.tokenized.shuffled");
     std::fs::create_dir_all(&train).unwrap();
@@ -107,7 +108,11 @@ fn shuffled_sentences_are_seeded_whole_and_resumable() {
         text.push_str(&format!("w{} w{} w{}\n", i % 7, (i * 3) % 7, (i * 5) % 7));
     }
     write(&train, "news.en-00001-of-00100", &text);
-    write(&held, "news.en.heldout-00000-of-00050", "w1 w2\n");
+    write(
+        &held,
+        "news.en.heldout-00000-of-00050",
+        "w1 w2 w3\nw4\nw5 w6\nw0 w1 w2 w3\nw4 w5\n",
+    );
     let vocab: String = ["<S>", "<UNK>"]
         .iter()
         .map(|s| format!("{s}\n"))
@@ -122,40 +127,113 @@ fn shuffled_sentences_are_seeded_whole_and_resumable() {
         &mut |_| {},
     )
     .unwrap();
-    let cache = TokenCache::open(&out).unwrap();
-    let s = ShuffledSentences::new(&cache, Split::Train, StreamSpec::new(3, 4), 0, 7).unwrap();
+    TokenCache::open(&out).unwrap()
+}
+
+/// The held-out sentences in order, B = 2, L = 3, against the official
+/// `LMShuffledIterator(sents, 2, 3)` run on the same sentences (`[[0,3,4,5,0], [0,6,0],
+/// [0,7,8,0], [0,2,3,4,5,0], [0,6,7,0]]`): two batches, the third cannot be filled and is
+/// dropped. Printed by the official code as (B, L):
+/// `[[0,3,4],[0,6,0]] → [[3,4,5],[6,0,7]]` and `[[5,0,2],[7,8,0]] → [[0,2,3],[8,0,6]]`.
+#[test]
+fn sentence_batches_match_the_official_iterator() {
+    let cache = billion_word("bwb-official");
+    assert_eq!(cache.layout(), StreamLayout::Sentences { boundary: 0 });
+    let s = Batches::eval(&cache, Split::Valid, StreamSpec::new(2, 3)).unwrap();
+    assert!(!s.restarts_state_each_pass());
+    let got: Vec<Batch> = s.pass().collect();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].inputs, [0, 0, 3, 6, 4, 0], "time-major (t, b)");
+    assert_eq!(got[0].targets, [3, 6, 4, 0, 5, 7]);
+    assert_eq!(got[1].inputs, [5, 7, 0, 8, 2, 0]);
+    assert_eq!(got[1].targets, [0, 8, 2, 0, 3, 6]);
+    assert_eq!(s.tokens_per_pass(0), 12);
+}
+
+/// Every word and every sentence end is a target exactly once: with one stream and one step
+/// per batch nothing is dropped, so the scored targets are words + sentences.
+#[test]
+fn scored_targets_are_words_plus_sentences() {
+    let cache = billion_word("bwb-count");
+    let words = 3 + 1 + 2 + 4 + 2;
+    let sentences = 5;
+    let s = Batches::eval(&cache, Split::Valid, StreamSpec::new(1, 1)).unwrap();
+    let targets: Vec<u32> = s.pass().flat_map(|b| b.targets).collect();
+    assert_eq!(targets.len(), words + sentences);
+    assert_eq!(targets.iter().filter(|&&t| t == 0).count(), sentences);
+    let train = Batches::train(&cache, StreamSpec::new(1, 1), 3).unwrap();
+    assert_eq!(train.tokens_per_pass(0), 40 * (3 + 1));
+}
+
+#[test]
+fn shuffled_sentences_are_seeded_reshuffled_each_pass_and_resumable() {
+    let cache = billion_word("bwb-shuffled");
+    let spec = StreamSpec::new(3, 4);
+    let s = ShuffledSentences::new(&cache, Split::Train, spec, SentenceOrder::Shuffled { seed: 7 })
+        .unwrap();
     assert_eq!(s.num_sentences(), 40);
-    let run = |seed| {
-        let s =
-            ShuffledSentences::new(&cache, Split::Train, StreamSpec::new(3, 4), 0, seed).unwrap();
+    let run = |seed, passes| {
+        let s = ShuffledSentences::new(&cache, Split::Train, spec, SentenceOrder::Shuffled { seed })
+            .unwrap();
         let mut c = Cursor::default();
-        let mut v = Vec::new();
-        while c.epoch == 0 {
+        let mut v = vec![Vec::new(); passes];
+        while (c.epoch as usize) < passes {
             let (b, n) = s.next(c);
-            v.push(b);
+            v[c.epoch as usize].push(b);
             c = n;
         }
         v
     };
-    let a = run(7);
-    assert_eq!(a, run(7), "same seed, same batches");
-    assert_ne!(a, run(8), "another seed shuffles differently");
-    // Every stream starts with a whole sentence: <S> (id 0) first, and targets are shifted inputs.
-    assert!((0..3).all(|b| a[0].inputs[b] == 0));
-    for seg in &a {
-        for t in 0..seg.len - 1 {
-            assert_eq!(
-                seg.targets[t * 3..t * 3 + 3],
-                seg.inputs[(t + 1) * 3..(t + 1) * 3 + 3]
-            );
+    let a = run(7, 2);
+    assert_eq!(a, run(7, 2), "same seed, same batches");
+    assert_ne!(a[0], run(8, 1)[0], "another seed shuffles differently");
+    assert_ne!(a[0], a[1], "every pass draws a new order");
+    for pass in &a {
+        assert_eq!(pass.len() as u64, s.num_segments(0).min(pass.len() as u64));
+        // Every stream starts a pass with a whole sentence, and targets are inputs shifted.
+        assert!((0..3).all(|b| pass[0].inputs[b] == 0));
+        for seg in pass {
+            for t in 0..seg.len - 1 {
+                assert_eq!(
+                    seg.targets[t * 3..t * 3 + 3],
+                    seg.inputs[(t + 1) * 3..(t + 1) * 3 + 3]
+                );
+            }
         }
     }
-    // Resume from a saved cursor.
-    let (_, c2) = s.next(Cursor {
-        segment: 2,
-        epoch: 0,
-    });
-    assert_eq!(s.next(c2).0, a[3]);
+    // Resume from saved cursors, in a fresh reader (the streams are rebuilt by replay).
+    for (epoch, segment) in [(0, 3), (1, 2), (1, 0)] {
+        let fresh =
+            ShuffledSentences::new(&cache, Split::Train, spec, SentenceOrder::Shuffled { seed: 7 })
+                .unwrap();
+        let (b, c) = fresh.next(Cursor { segment, epoch });
+        assert_eq!(b, a[epoch as usize][segment as usize]);
+        if (segment as usize + 1) < a[epoch as usize].len() {
+            assert_eq!(fresh.next(c).0, a[epoch as usize][segment as usize + 1]);
+        }
+    }
+    // Two ranks read disjoint sentences and the same number of batches.
+    let rank = |r| {
+        let spec = StreamSpec {
+            rank: r,
+            world: 2,
+            ..StreamSpec::new(2, 4)
+        };
+        ShuffledSentences::new(&cache, Split::Train, spec, SentenceOrder::Shuffled { seed: 7 })
+            .unwrap()
+    };
+    let (r0, r1) = (rank(0), rank(1));
+    assert_eq!(r0.num_segments(0), r1.num_segments(0));
+    assert_ne!(r0.next(Cursor::default()).0, r1.next(Cursor::default()).0);
+}
+
+#[test]
+fn a_corpus_too_small_for_a_sentence_batch_is_named() {
+    let cache = billion_word("bwb-small");
+    let e = Batches::eval(&cache, Split::Valid, StreamSpec::new(8, 64))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("valid") && e.contains("sentences"), "{e}");
 }
 
 #[cfg(feature = "burn")]

@@ -23,7 +23,9 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend, s};
 use serde::{Deserialize, Serialize};
 
+use crate::autocast::{Autocast, full};
 use crate::error::ModelError;
+use crate::linear::linear_2d;
 
 /// Options of the adaptive input and softmax.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,10 +221,13 @@ impl<B: Backend> AdaptiveSoftmax<B> {
         e
     }
 
-    /// Cluster logits for hidden states `h (N, d)`; for the head `(N, shortlist + clusters)`.
-    fn cluster_logits(&self, h: Tensor<B, 2>, i: usize) -> Tensor<B, 2> {
-        let ph = self.drop.forward(h.matmul(self.out_projs[i].val())); // (N, width_i)
-        self.out_layers[i].forward(ph)
+    /// Cluster log-probabilities for hidden states `h (N, d)`; for the head
+    /// `(N, shortlist + clusters)`. The products run in the dtype of `h`, the log-softmax in
+    /// f32 (or f64).
+    fn cluster_log_probs(&self, h: Tensor<B, 2>, i: usize) -> Tensor<B, 2> {
+        let proj = self.out_projs[i].val().cast(h.dtype());
+        let ph = self.drop.forward(h.matmul(proj)); // (N, width_i)
+        log_softmax(full(linear_2d(&self.out_layers[i], ph)), 1)
     }
 
     /// Full log-probabilities `(L, B, V)`.
@@ -231,12 +236,12 @@ impl<B: Backend> AdaptiveSoftmax<B> {
         let h = h.reshape([l * b, d]);
         let short = self.cutoffs[0];
         let n_clusters = self.cutoffs.len();
-        let head = log_softmax(self.cluster_logits(h.clone(), 0), 1);
+        let head = self.cluster_log_probs(h.clone(), 0);
         let mut parts = vec![head.clone().slice(s![.., 0..short])];
         for i in 1..=n_clusters {
             let col = short + n_clusters - i; // cluster i is column -i of the head
             let lp_cluster = head.clone().slice(s![.., col..col + 1]);
-            parts.push(log_softmax(self.cluster_logits(h.clone(), i), 1) + lp_cluster);
+            parts.push(self.cluster_log_probs(h.clone(), i) + lp_cluster);
         }
         let v = self.ends()[n_clusters + 1];
         Tensor::cat(parts, 1).reshape([l, b, v])
@@ -259,7 +264,7 @@ impl<B: Backend> AdaptiveSoftmax<B> {
         let groups = clusters(&ids, &self.ends(), "target")?;
         let short = self.cutoffs[0];
         let n_clusters = self.cutoffs.len();
-        let head = log_softmax(self.cluster_logits(h.clone(), 0), 1); // (N, short + clusters)
+        let head = self.cluster_log_probs(h.clone(), 0); // (N, short + clusters)
         let mut nll = Tensor::<B, 1>::zeros([n], (&device, head.dtype()));
         for (i, (rows, local)) in groups.into_iter().enumerate() {
             if rows.is_empty() {
@@ -274,10 +279,11 @@ impl<B: Backend> AdaptiveSoftmax<B> {
                 let col = (short + n_clusters - i) as i64;
                 let lp_cluster =
                     head_rows.gather(1, int1::<B>(vec![col; k], &device).reshape([k, 1]));
-                let tail = log_softmax(
-                    self.cluster_logits(h.clone().select(0, rows_t.clone()), i),
-                    1,
-                );
+                // The rows are picked in f32 and cast back (exact either way): Burn 0.21's fused
+                // WGPU backend picks wrong values from the f16 matrix here (measured: NLL off by
+                // 0.4 nats; cf. tracel-ai/burn#2891, select under fusion).
+                let rows_h = full(h.clone()).select(0, rows_t.clone()).cast(h.dtype());
+                let tail = self.cluster_log_probs(rows_h, i);
                 tail.gather(1, int1::<B>(local, &device).reshape([k, 1])) + lp_cluster
             };
             nll = nll.select_assign(0, rows_t, lp.reshape([k]).neg(), IndexingUpdateOp::Add);
@@ -296,7 +302,9 @@ pub struct AdaptiveInput<B: Backend> {
 }
 
 impl<B: Backend> AdaptiveInput<B> {
-    /// Embeds tokens `(L, B)` into `(L, B, d)` with the softmax's tables.
+    /// Embeds tokens `(L, B)` into `(L, B, d)` with the softmax's tables; under `autocast`
+    /// the projections run, and the embeddings come out, in its half dtype (as the official
+    /// `AdaptiveEmbedding` under `torch.cuda.amp.autocast`).
     ///
     /// # Errors
     /// [`ModelError::TokenOutOfRange`] naming the first token outside the vocabulary.
@@ -304,14 +312,21 @@ impl<B: Backend> AdaptiveInput<B> {
         &self,
         tokens: Tensor<B, 2, Int>,
         softmax: &AdaptiveSoftmax<B>,
+        autocast: Autocast,
     ) -> Result<Tensor<B, 3>, ModelError> {
         let [l, b] = tokens.dims();
         let n = l * b;
         let device = tokens.device();
         let ids = host_ids(&tokens);
         let d = softmax.out_projs[0].dims()[0];
-        let dtype = softmax.out_projs[0].val().dtype();
-        let mut out = Tensor::<B, 2>::zeros([n, d], (&device, dtype));
+        // Rows are written once each (one cluster per token), into a buffer of the parameters'
+        // dtype: an f16 scatter-add is not exact on every backend (no f16 atomics).
+        let param_dtype = softmax.out_projs[0].val().dtype();
+        let dtype = match autocast {
+            Autocast::Off => param_dtype,
+            Autocast::Half(half) => half,
+        };
+        let mut out = Tensor::<B, 2>::zeros([n, d], (&device, param_dtype));
         for (i, (rows, local)) in clusters(&ids, &softmax.ends(), "input")?
             .into_iter()
             .enumerate()
@@ -325,9 +340,14 @@ impl<B: Backend> AdaptiveInput<B> {
                 Some(p) => p.val(),
                 None => softmax.out_projs[i].val(),
             }; // (d, width_i)
-            let e = self.drop.forward(emb).matmul(proj.transpose()); // (k, d)
+            let e = self
+                .drop
+                .forward(emb)
+                .cast(dtype)
+                .matmul(proj.cast(dtype).transpose())
+                .cast(param_dtype); // (k, d)
             out = out.select_assign(0, int1::<B>(rows, &device), e, IndexingUpdateOp::Add);
         }
-        Ok(out.reshape([l, b, d]))
+        Ok(out.cast(dtype).reshape([l, b, d]))
     }
 }

@@ -11,6 +11,7 @@
 //! `view(L, B·H, hd)`.
 
 use crate::init::{output_projection, xavier_linear};
+use crate::autocast::full;
 use crate::linear::linear_seq;
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
@@ -108,8 +109,9 @@ impl<B: Backend> SruppAttention<B> {
         let heads = self.num_heads;
         let hd = dp / heads;
         let m = memory.as_ref().map_or(0, |mem| mem.dims()[0]);
+        let dtype = x.dtype();
         let z = match memory {
-            Some(mem) => linear_seq(&self.linear1, Tensor::cat(vec![mem, x], 0)), // (M + L, B, d')
+            Some(mem) => linear_seq(&self.linear1, Tensor::cat(vec![mem.cast(dtype), x], 0)), // (M + L, B, d')
             None => linear_seq(&self.linear1, x),
         };
         let s_len = m + l;
@@ -122,11 +124,13 @@ impl<B: Backend> SruppAttention<B> {
         let q = split(residual.clone().mul_scalar((hd as f64).powf(-0.5)), l);
         let (k, v) = self.keys_values(z);
         let (k, v) = (split(k, s_len), split(v, s_len));
-        let mut w = q.matmul(k.swap_dims(1, 2)); // (B·H, L, S)
+        // Scores, masks and softmax in f32 under autocast (as torch autocast runs softmax).
+        let mut w = full(q.matmul(k.swap_dims(1, 2))); // (B·H, L, S)
         if let Some(mask) = &masks.attn_mask {
+            let mask = mask.clone().cast(w.dtype());
             // As `(B·H, L·S) + (1, L·S)`: a shared row, which Flex adds with SIMD (a `(1, L, S)`
             // mask broadcast over three dims takes its per-element strided path).
-            let rows = w.reshape([b * heads, l * s_len]) + mask.clone().reshape([1, l * s_len]);
+            let rows = w.reshape([b * heads, l * s_len]) + mask.reshape([1, l * s_len]);
             w = rows.reshape([b * heads, l, s_len]);
         }
         if masks.mask_pad.is_some() || masks.memory_mask_pad.is_some() {
@@ -150,25 +154,30 @@ impl<B: Backend> SruppAttention<B> {
                 .mask_fill(keys.expand([b, heads, l, s_len]), f64::NEG_INFINITY)
                 .reshape([b * heads, l, s_len]);
         }
-        let w = self.attn_dropout.forward(softmax(w, 2));
-        let a = w.matmul(v).swap_dims(0, 1).reshape([l, b, dp]); // (L, B, d')
-        let alpha = self.alpha.val().reshape([1, 1, 1]);
-        let mut o = a * alpha + residual;
+        let w = self.attn_dropout.forward(softmax(w, 2)).cast(dtype);
+        let a = full(w.matmul(v).swap_dims(0, 1).reshape([l, b, dp])); // (L, B, d')
+        // α·A + residual and the LayerNorm in f32 (torch promotes them), U in `dtype`.
+        let alpha = self.alpha.val().cast(a.dtype()).reshape([1, 1, 1]);
+        let mut o = a * alpha + full(residual);
         if let Some(ln) = &self.layer_norm {
             o = ln.forward(o);
         }
-        linear_seq(&self.linear3, self.dropout.forward(o))
+        linear_seq(&self.linear3, self.dropout.forward(o.cast(dtype)))
     }
 
     /// `[k | v] = W2 z` as two products, one per half of W2, each a contiguous `(S, B, d')`.
     fn keys_values(&self, z: Tensor<B, 3>) -> (Tensor<B, 3>, Tensor<B, 3>) {
         let [s_len, b, dp] = z.dims();
         let z = z.reshape([s_len * b, dp]);
-        let w = self.linear2.weight.val(); // (d', 2d')
+        let w = self.linear2.weight.val().cast(z.dtype()); // (d', 2d')
         let half = |cols: core::ops::Range<usize>| {
             let mut y = z.clone().matmul(w.clone().slice(s![.., cols.clone()]));
             if let Some(bias) = &self.linear2.bias {
-                y = y + bias.val().slice(s![cols]).unsqueeze_dim::<2>(0);
+                y = y + bias
+                    .val()
+                    .cast(z.dtype())
+                    .slice(s![cols])
+                    .unsqueeze_dim::<2>(0);
             }
             y.reshape([s_len, b, dp])
         };

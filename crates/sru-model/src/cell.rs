@@ -14,6 +14,7 @@ use burn::tensor::{Distribution, Tensor, backend::Backend};
 use sru_kernel::{RecurrenceBackend, RecurrenceInput, RecurrenceOptions, elementwise_recurrence};
 
 use crate::attention::{AttentionMasks, SruppAttention, SruppAttentionConfig};
+use crate::autocast::full;
 use crate::error::ModelError;
 use crate::projected::{ProjectedLinear, ProjectedLinearConfig};
 
@@ -193,9 +194,10 @@ impl<B: RecurrenceBackend> SruppCell<B> {
         masks: &AttentionMasks<B>,
     ) -> Result<(Tensor<B, 3>, Tensor<B, 2>), ModelError> {
         let [_, batch, _] = x.dims();
+        let dtype = x.dtype();
         let residual = x.clone();
         let input = match (&self.layer_norm, self.normalize_after) {
-            (Some(ln), false) => ln.forward(x),
+            (Some(ln), false) => ln.forward(full(x)).cast(dtype),
             _ => x,
         };
         let u = match &self.transform_module {
@@ -204,10 +206,17 @@ impl<B: RecurrenceBackend> SruppCell<B> {
         };
         let width = self.output_size();
         let k = u.dims()[2] / width;
-        let mut rec =
-            RecurrenceInput::new(u, self.weight_c.val(), self.bias.val()).with_x(residual);
+        // The recurrence runs in U's dtype, its parameters and state cast to it (as the
+        // official `amp_recurrence_fp16`).
+        let ud = u.dtype();
+        let mut rec = RecurrenceInput::new(
+            u,
+            self.weight_c.val().cast(ud),
+            self.bias.val().cast(ud),
+        )
+        .with_x(residual.cast(ud));
         if let Some(c0) = c0 {
-            rec = rec.with_c0(c0);
+            rec = rec.with_c0(c0.cast(ud));
         }
         if let Some(p) = &masks.mask_pad {
             rec = rec.with_mask_pad(p.clone());
@@ -232,7 +241,7 @@ impl<B: RecurrenceBackend> SruppCell<B> {
         };
         let out = elementwise_recurrence(rec, &options)?;
         let h = match (&self.layer_norm, self.normalize_after) {
-            (Some(ln), true) => ln.forward(out.h),
+            (Some(ln), true) => ln.forward(full(out.h)).cast(dtype),
             _ => out.h,
         };
         Ok((h, out.last_c))

@@ -30,6 +30,7 @@
 
 mod adaptive;
 mod attention;
+mod autocast;
 mod cell;
 mod error;
 mod generate;
@@ -46,6 +47,7 @@ pub mod weights;
 
 pub use adaptive::{AdaptiveConfig, AdaptiveInput, AdaptiveSoftmax};
 pub use attention::{AttentionMasks, SruppAttention, SruppAttentionConfig};
+pub use autocast::{Autocast, full};
 pub use cell::{SruppCell, SruppCellConfig, TransformModule};
 pub use error::ModelError;
 pub use generate::Decoder;

@@ -2,15 +2,27 @@
 //! flattened `(L·B, in)` matrix. Burn applies `Linear` to a 3-D input as L batched products
 //! with a broadcast weight; its weight gradient is then L outer products summed afterwards
 //! (an `(L, in, out)` temporary). Flattened, forward and both gradients are single matrix
-//! products.
+//! products. The weight and bias are cast to the input's dtype (no-ops unless under
+//! [`crate::Autocast`]), so the product runs in the activations' precision.
 
 use burn::nn::Linear;
+use burn::tensor::module::linear;
 use burn::tensor::{Tensor, backend::Backend};
 
-/// `lin(x)` for `x (L, B, in)`.
+/// `lin(x)` for `x (L, B, in)`, in the dtype of `x`.
 pub(crate) fn linear_seq<B: Backend>(lin: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let [l, b, d] = x.dims();
-    let y = lin.forward(x.reshape([l * b, d]));
+    let y = linear_2d(lin, x.reshape([l * b, d]));
     let out = y.dims()[1];
     y.reshape([l, b, out])
+}
+
+/// `lin(x)` for `x (N, in)`, in the dtype of `x`.
+pub(crate) fn linear_2d<B: Backend>(lin: &Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let dtype = x.dtype();
+    linear(
+        x,
+        lin.weight.val().cast(dtype),
+        lin.bias.as_ref().map(|b| b.val().cast(dtype)),
+    )
 }

@@ -15,12 +15,13 @@ use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
 };
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{DType, ElementConversion, Int, Tensor, backend::Backend};
+use burn::tensor::{ElementConversion, Int, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 use sru_kernel::RecurrenceBackend;
 
 use crate::adaptive::{AdaptiveConfig, AdaptiveInput, AdaptiveSoftmax};
 use crate::attention::AttentionMasks;
+use crate::autocast::{Autocast, full};
 use crate::error::ModelError;
 use crate::linear::linear_seq;
 use crate::mask::attention_mask;
@@ -165,6 +166,7 @@ impl LmConfig {
             output_layer,
             drop: DropoutConfig::new(self.dropout).init(),
             vocab_size: self.vocab_size,
+            autocast: Autocast::Off,
         })
     }
 }
@@ -201,6 +203,9 @@ pub struct LanguageModel<B: Backend> {
     pub drop: Dropout,
     /// V.
     pub vocab_size: usize,
+    /// Mixed precision of the forward pass (not saved with the weights).
+    #[module(skip)]
+    pub autocast: Autocast,
 }
 
 /// The result of running a segment.
@@ -213,6 +218,12 @@ pub struct LmOutput<B: Backend> {
 }
 
 impl<B: RecurrenceBackend> LanguageModel<B> {
+    /// The model computing under `autocast` (its parameters unchanged).
+    pub fn with_autocast(mut self, autocast: Autocast) -> Self {
+        self.autocast = autocast;
+        self
+    }
+
     /// Width d.
     pub fn width(&self) -> usize {
         self.rnn.rnn_lst[0].output_size()
@@ -261,9 +272,9 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
     ) -> Result<LmOutput<B>, ModelError> {
         let [l, _] = tokens.dims();
         let emb = match &self.embedding_layer {
-            InputLayer::Dense(e) => e.forward(tokens), // (L, B, d)
+            InputLayer::Dense(e) => self.autocast.activations(e.forward(tokens)), // (L, B, d)
             InputLayer::Adaptive(a) => match &self.output_layer {
-                OutputLayer::Adaptive(s) => a.forward(tokens, s)?,
+                OutputLayer::Adaptive(s) => a.forward(tokens, s, self.autocast)?,
                 OutputLayer::Dense(_) => {
                     return Err(ModelError::config(
                         "adaptive",
@@ -298,7 +309,7 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
     pub fn log_probs(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         let h = self.drop.forward(hidden);
         match &self.output_layer {
-            OutputLayer::Dense(lin) => log_softmax(to_f32(linear_seq(lin, h)), 2),
+            OutputLayer::Dense(lin) => log_softmax(full(linear_seq(lin, h)), 2),
             OutputLayer::Adaptive(s) => s.log_probs(h),
         }
     }
@@ -328,7 +339,7 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
         match &self.output_layer {
             OutputLayer::Dense(lin) => {
                 let [l, b] = targets.dims();
-                let lp = log_softmax(to_f32(linear_seq(lin, h)), 2); // (L, B, V), f32 or f64
+                let lp = log_softmax(full(linear_seq(lin, h)), 2); // (L, B, V), f32 or f64
                 Ok(lp
                     .gather(2, targets.reshape([l, b, 1]))
                     .reshape([l, b])
@@ -408,14 +419,6 @@ fn check_ids<B: Backend>(
         }
     }
     Ok(())
-}
-
-/// Half-precision logits in f32, so the softmax and the loss keep full precision.
-fn to_f32<B: Backend>(x: Tensor<B, 3>) -> Tensor<B, 3> {
-    match x.dtype() {
-        DType::F16 | DType::BF16 => x.cast(DType::F32),
-        _ => x,
-    }
 }
 
 /// Bits per character from a mean natural-log loss.

@@ -2,6 +2,7 @@
 //! `SRUppProjectedLinear`): `U = W2 dropout(LN?(W1 x))`, both bias-free.
 
 use crate::init::{output_projection, xavier_linear};
+use crate::autocast::full;
 use crate::linear::linear_seq;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
@@ -58,9 +59,10 @@ impl<B: Backend> ProjectedLinear<B> {
     /// # Shapes
     /// `x (L, B, in)` → `U (L, B, out)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let dtype = x.dtype();
         let mut z = linear_seq(&self.linear1, x);
         if let Some(ln) = &self.layer_norm {
-            z = ln.forward(z);
+            z = ln.forward(full(z)).cast(dtype);
         }
         linear_seq(&self.linear2, self.dropout.forward(z))
     }

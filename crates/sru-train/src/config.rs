@@ -20,16 +20,17 @@ pub enum OptimizerKind {
     Adamw,
 }
 
-/// The float type the model computes in. The loss, the optimizer state and an f32 master
-/// copy of every parameter stay in f32.
+/// The float type of the model's products (as `torch.cuda.amp.autocast`). Parameters,
+/// gradients, optimizer state, checkpoints, LayerNorm, softmax and the loss stay in f32;
+/// evaluation and generation run in f32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// float32 everywhere.
     F32,
-    /// float16 activations and weights (GPU), with dynamic loss scaling.
+    /// float16 products and activations (GPU), with dynamic loss scaling.
     F16,
-    /// bfloat16 activations and weights (GPU).
+    /// bfloat16 products and activations (GPU).
     Bf16,
 }
 
@@ -84,11 +85,19 @@ pub struct TrainConfig {
     pub precision: Precision,
     /// Seed of initialisation and dropout.
     pub seed: u64,
-    /// Number of devices (data parallel; the global batch is `batch_size × devices`).
+    /// Number of devices (data parallel; the global batch is
+    /// `batch_size × devices × accumulate`).
     pub devices: usize,
+    /// The global batch of the paper's run of this recipe (streams per update over its 8
+    /// GPUs), when the config comes from a paper recipe; [`TrainConfig::match_paper_batch`]
+    /// sets `accumulate` to reach it on the devices at hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper_global_batch: Option<usize>,
     /// Validate every this many updates (0: only at the end).
     pub eval_every: u64,
-    /// Segment and memory length of evaluation (`--eval_unroll_size`).
+    /// Segment and attention window of the final evaluation (the `--eval_unroll_size` of the
+    /// official evaluation commands); periodic validation uses the training `unroll`, as the
+    /// official scripts (whose `eval_unroll_size` defaults to `unroll_size`).
     pub eval_unroll: usize,
     /// Streams in periodic validation (`--eval_batch_size`).
     pub eval_batch_size: usize,
@@ -133,6 +142,7 @@ impl TrainConfig {
             precision: Precision::F32,
             seed: 1234,
             devices: 1,
+            paper_global_batch: None,
             eval_every: 8000,
             eval_unroll: 3072,
             eval_batch_size: 16,
@@ -161,6 +171,44 @@ impl TrainConfig {
         self.warmup_steps = self.warmup_steps.min(steps);
         self.eval_every = self.eval_every.min(steps);
         self.checkpoint_every = self.checkpoint_every.min(steps);
+    }
+
+    /// Streams per update over all devices: `batch_size × devices × accumulate`.
+    pub fn global_batch(&self) -> usize {
+        self.batch_size * self.devices * self.accumulate
+    }
+
+    /// Sets `accumulate` so that the global batch is the paper's on this run's devices
+    /// (rounded up when the paper's batch is not a multiple of `batch_size × devices`), and
+    /// says what it chose; `None` for configs without a paper batch.
+    pub fn match_paper_batch(&mut self) -> Option<String> {
+        let paper = self.paper_global_batch?;
+        let per_update = (self.batch_size * self.devices).max(1);
+        self.accumulate = paper.div_ceil(per_update).max(1);
+        Some(format!(
+            "global batch {} streams = {} per device × {} device{} × {} accumulated segments{}",
+            self.global_batch(),
+            self.batch_size,
+            self.devices,
+            if self.devices == 1 { "" } else { "s" },
+            self.accumulate,
+            match self.paper_mismatch() {
+                None => " (the paper's: 8 GPUs × batch per GPU)".to_string(),
+                Some(m) => format!(" ({m})"),
+            }
+        ))
+    }
+
+    /// Why this run's global batch is not the paper's, when it has one and differs.
+    pub fn paper_mismatch(&self) -> Option<String> {
+        let paper = self.paper_global_batch?;
+        (self.global_batch() != paper).then(|| {
+            format!(
+                "the paper trains this recipe with a global batch of {paper} streams; this run \
+                 uses {}, so its learning-rate schedule and results are not the paper's",
+                self.global_batch()
+            )
+        })
     }
 
     /// Tokens consumed by one update over all devices.

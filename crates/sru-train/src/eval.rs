@@ -1,11 +1,14 @@
-//! Evaluation (spec §3.2): the ordered stream of a split in segments of `eval_unroll`, the
-//! recurrent state and attention memory carried across segments, the evaluation mask (a
-//! sliding window of `eval_unroll + 1` positions), dropout off. Returns the mean NLL per token.
+//! Evaluation (spec §3.2): a split read as its corpus's layout says ([`Batches::eval`]: the
+//! ordered stream of running text, or the sentences in file order dealt to the streams as the
+//! official Billion Word iterator, whose last incomplete batch it drops) in segments of
+//! `eval_unroll`, the recurrent state and attention memory carried across segments, the
+//! evaluation mask (a sliding window of `eval_unroll + 1` positions), dropout off. Returns the
+//! mean NLL per token.
 
 use std::time::Instant;
 
 use burn::tensor::{DType, ElementConversion, Int, Tensor};
-use sru_data::{OrderedStream, Split, StreamSpec, TokenCache};
+use sru_data::{Batches, Split, StreamSpec, TokenCache};
 use sru_kernel::RecurrenceBackend;
 use sru_model::{LanguageModel, SruppState};
 
@@ -40,8 +43,8 @@ pub struct EvalResult {
 /// # Errors
 /// A split too small for the batch.
 pub fn planned_tokens(cache: &TokenCache, spec: &EvalSpec) -> Result<u64, TrainError> {
-    let stream = OrderedStream::new(cache, spec.split, StreamSpec::new(spec.batch, spec.unroll))?;
-    let all = stream.tokens_per_pass();
+    let stream = Batches::eval(cache, spec.split, StreamSpec::new(spec.batch, spec.unroll))?;
+    let all = stream.tokens_per_pass(0);
     Ok(spec.max_tokens.map_or(all, |m| m.min(all)))
 }
 
@@ -81,11 +84,11 @@ pub fn evaluate<B: RecurrenceBackend>(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<EvalResult, TrainError> {
     let t0 = Instant::now();
-    let stream = OrderedStream::new(cache, spec.split, StreamSpec::new(spec.batch, spec.unroll))?;
+    let stream = Batches::eval(cache, spec.split, StreamSpec::new(spec.batch, spec.unroll))?;
     let total = planned_tokens(cache, spec)?;
     let mut state: Option<SruppState<B>> = None;
     let (mut nll, mut tokens) = (0.0f64, 0u64);
-    for batch in stream.iter() {
+    for batch in stream.pass() {
         if tokens >= total {
             break;
         }

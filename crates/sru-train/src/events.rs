@@ -93,6 +93,9 @@ pub struct Summary {
     pub last_valid: Option<EvalResult>,
     /// The best periodic validation.
     pub best: Option<Best>,
+    /// The update whose weights the final evaluation scored: the best on validation (the
+    /// official scripts reload it), or the last when no validation ran.
+    pub final_step: Option<u64>,
     /// Final full evaluation of valid.
     pub final_valid: Option<EvalResult>,
     /// Final full evaluation of test.
@@ -103,6 +106,8 @@ pub struct Summary {
     pub train_tokens: u64,
     /// The last checkpoint written.
     pub last_checkpoint: Option<PathBuf>,
+    /// Why the run's global batch is not the paper's (paper recipes only).
+    pub paper_mismatch: Option<String>,
 }
 
 /// Where and how to run.

@@ -1,6 +1,7 @@
 //! Device 0's duties besides training, and when to do them: after every update it reports
 //! the step, keeps the metrics window, writes a `train` metrics line every `log_every`
-//! updates, validates every `eval_every` updates (and at the end), and checkpoints after a
+//! updates, validates every `eval_every` updates (and at the end) as the official scripts do
+//! (the training unroll as segment and window, `eval_batch_size` streams), checkpoints after a
 //! validation, every `checkpoint_every` updates and on a stop request. How a checkpoint is
 //! written is [`crate::checkpoint`]'s business; what it holds is [`crate::resume`]'s.
 
@@ -8,6 +9,8 @@ use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 
 use sru_data::{Split, TokenCache};
+use sru_kernel::RecurrenceBackend;
+use sru_model::LanguageModel;
 use sru_model::weights::StateDict;
 
 use crate::TrainingBackend;
@@ -119,10 +122,10 @@ impl Lead<'_> {
             let spec = EvalSpec {
                 split: Split::Valid,
                 batch: config.eval_batch_size,
-                unroll: config.eval_unroll,
+                unroll: config.unroll,
                 max_tokens: config.eval_max_tokens,
             };
-            let r = self.evaluate(train, cache, &spec)?;
+            let r = self.evaluate(&train.inference_model(), step, train.device(), cache, &spec)?;
             self.last_valid = Some(r);
             self.log(MetricLine::new(
                 step,
@@ -144,23 +147,23 @@ impl Lead<'_> {
         Ok(())
     }
 
-    /// Scores `spec` with the current weights, reporting progress.
-    pub fn evaluate<B: TrainingBackend>(
+    /// Scores `spec` with `model` (the weights of update `step`), reporting progress.
+    pub fn evaluate<B: RecurrenceBackend>(
         &mut self,
-        train: &TrainStep<B>,
+        model: &LanguageModel<B>,
+        step: u64,
+        device: &B::Device,
         cache: &TokenCache,
         spec: &EvalSpec,
     ) -> Result<EvalResult, TrainError> {
-        let step = train.state().step;
         let total = planned_tokens(cache, spec)?;
         (self.on_event)(Event::EvalStarted {
             step,
             split: spec.split,
             tokens: total,
         });
-        let model = train.inference_model();
         let on_event = &mut self.on_event;
-        let result = evaluate(&model, cache, spec, train.device(), &mut |done, total| {
+        let result = evaluate(model, cache, spec, device, &mut |done, total| {
             on_event(Event::EvalProgress { done, total })
         })?;
         (self.on_event)(Event::Evaluated {

@@ -1,19 +1,19 @@
-//! The precision policy: the model's parameters (and so its activations) in f32, f16 or
-//! bf16; the loss, the optimizer moments and an f32 master copy of the weights always in f32
-//! (see [`crate::adam`]). f16 gradients are protected from underflow by dynamic loss scaling
-//! as PyTorch's `GradScaler`: the loss is multiplied by S before backward, gradients divided
-//! by S before clipping; a non-finite gradient skips the update and halves S, and S doubles
-//! after 2000 updates without overflow.
+//! The precision policy, as the official `torch.cuda.amp` runs: parameters, gradients, their
+//! all-reduce, the optimizer state and checkpoints in f32; under f16 or bf16 the model computes
+//! its products in that dtype and LayerNorm, softmax, log-softmax and the loss in f32
+//! ([`sru_model::Autocast`]). f16 gradients are protected from underflow by dynamic loss
+//! scaling as PyTorch's `GradScaler`: the loss is multiplied by S before backward, gradients
+//! divided by S before clipping; a non-finite gradient skips the update and halves S, and S
+//! doubles after 2000 updates without overflow.
 
-use burn::module::{Module, ModuleMapper, Param};
-use burn::tensor::backend::Backend;
-use burn::tensor::{DType, Tensor};
+use burn::tensor::DType;
 use serde::{Deserialize, Serialize};
+use sru_model::Autocast;
 
 use crate::config::Precision;
 
 impl Precision {
-    /// The dtype of parameters and activations.
+    /// The dtype of activations and products.
     pub fn dtype(self) -> DType {
         match self {
             Precision::F32 => DType::F32,
@@ -21,26 +21,14 @@ impl Precision {
             Precision::Bf16 => DType::BF16,
         }
     }
-}
 
-/// Casts every float parameter of `module` to `dtype`, keeping parameter ids and whether
-/// they require gradients.
-pub fn cast_params<B: Backend, M: Module<B>>(module: M, dtype: DType) -> M {
-    struct Cast(DType);
-    impl<B: Backend> ModuleMapper<B> for Cast {
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-            let dtype = self.0;
-            param.map(|t| {
-                if t.dtype() == dtype {
-                    return t;
-                }
-                let grad = t.is_require_grad();
-                let t = t.cast(dtype).detach();
-                if grad { t.require_grad() } else { t }
-            })
+    /// How the model computes under this precision.
+    pub fn autocast(self) -> Autocast {
+        match self {
+            Precision::F32 => Autocast::Off,
+            half => Autocast::Half(half.dtype()),
         }
     }
-    module.map(&mut Cast(dtype))
 }
 
 /// Dynamic loss scale (f16 only; 1 otherwise).

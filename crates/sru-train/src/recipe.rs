@@ -6,8 +6,9 @@
 //!
 //! The paper trains on 8 GPUs with `--batch_size` per GPU (`README.md:53`:
 //! `torch.distributed.launch --nproc_per_node 8`), so the global batch is 8 × the batch
-//! per device. [`Recipe::config`] gives a one-device run with the per-device batch; keep the
-//! paper's global batch with `--devices` and `--accumulate`.
+//! per device. [`Recipe::config`] records that global batch
+//! ([`TrainConfig::paper_global_batch`]) and sets gradient accumulation to reach it on one
+//! device; [`TrainConfig::match_paper_batch`] redoes that for another device count.
 
 use std::path::PathBuf;
 
@@ -85,6 +86,9 @@ impl Recipe {
         c.clip_grad = self.clip_grad;
         if self.paper_devices == 1 {
             cpu_bookkeeping(&mut c);
+        } else {
+            c.paper_global_batch = Some(self.global_batch());
+            c.match_paper_batch();
         }
         Ok(c)
     }
@@ -400,7 +404,25 @@ mod tests {
                 (c.lr, c.batch_size, c.unroll, c.steps),
                 (r.lr, r.batch_per_device, r.unroll, r.steps)
             );
+            // One device accumulates the paper's 8 GPUs' batch; CPU recipes do not accumulate.
+            if r.paper_devices == 8 {
+                assert_eq!((c.accumulate, c.global_batch()), (8, r.global_batch()));
+                assert_eq!(c.paper_mismatch(), None);
+            } else {
+                assert_eq!((c.accumulate, c.paper_global_batch), (1, None));
+            }
         }
+        // Other device counts: accumulation makes up the rest; a batch that cannot reach the
+        // paper's exactly is said to differ.
+        let mut c = WT103_BASE.config(PathBuf::from("data")).expect("config");
+        c.devices = 2;
+        let said = c.match_paper_batch().expect("a paper recipe");
+        assert_eq!((c.accumulate, c.global_batch()), (4, 64));
+        assert!(said.contains("global batch 64") && said.contains("4 accumulated"), "{said}");
+        c.batch_size = 5;
+        c.match_paper_batch();
+        assert_eq!((c.accumulate, c.global_batch()), (7, 70));
+        assert!(c.paper_mismatch().expect("differs").contains("64"));
         assert!(
             recipe("nope")
                 .expect_err("unknown")

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use burn::module::{ParamId, list_param_ids};
 use burn::optim::Optimizer;
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+use burn::tensor::DType;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 use sru_data::Cursor;
@@ -153,7 +154,8 @@ pub(crate) fn resume<B: TrainingBackend>(
             ),
         ));
     }
-    let dtype = config.precision.dtype();
+    // Parameters are f32 whatever the precision (it only changes the products).
+    let dtype = DType::F32;
     let model_path = dir.join(MODEL_FILE);
     let dict = parse_safetensors(ck.file(MODEL_FILE)?, &model_path.display().to_string())?;
     let model = weights::load_state_dict(model, dict, Some(dtype))

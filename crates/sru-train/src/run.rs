@@ -1,7 +1,9 @@
 //! [`train`]: a whole run. It checks the config and data, builds the model (or reads the
 //! latest checkpoint), starts one thread per extra device, and runs the loop on every
 //! device: [`TrainStep::update`] on the device's [`TrainStream`], and on device 0 also the
-//! duties of [`crate::lead`]. At the end, valid and test are evaluated in full.
+//! duties of [`crate::lead`]. At the end, valid and test are evaluated in full with the
+//! best weights on validation (reloaded from their checkpoint, as the official scripts do),
+//! with the final evaluation's window and batch.
 //!
 //! Reproducibility: the backend's random generator is reseeded before every segment (see
 //! [`crate::step`]). Burn's generators are per process (Flex) or per device, so two runs in
@@ -23,6 +25,7 @@ use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::eval::EvalSpec;
 use crate::events::{Event, RunOptions, Summary};
+use crate::inference::{Which, load_trained};
 use crate::lead::{Due, Lead, send_carry};
 use crate::metrics::{self, MetricLine};
 use crate::precision::LossScale;
@@ -273,8 +276,19 @@ pub fn train<B: TrainingBackend>(
         })??;
     }
 
-    let (mut final_valid, mut final_test) = (None, None);
+    let (mut final_valid, mut final_test, mut final_step) = (None, None, None);
     if !interrupted && config.final_eval {
+        let step = train.state().step;
+        let best = lead.history.best.map(|b| b.step).filter(|&b| b != step);
+        let (model, from) = match best {
+            Some(b) if ckpt_root.join(checkpoint::folder_name(b)).is_dir() => {
+                let dir = ckpt_root.join(checkpoint::folder_name(b));
+                let t = load_trained::<B::InnerBackend>(&dir, Which::Best, train.device())?;
+                (t.model, b)
+            }
+            _ => (train.inference_model(), step),
+        };
+        final_step = Some(from);
         for split in [Split::Valid, Split::Test] {
             if cache.is_empty(split) {
                 continue;
@@ -285,9 +299,9 @@ pub fn train<B: TrainingBackend>(
                 unroll: config.eval_unroll,
                 max_tokens: None,
             };
-            let r = lead.evaluate(&train, &cache, &spec)?;
+            let r = lead.evaluate(&model, from, train.device(), &cache, &spec)?;
             let name = format!("final_{}", split.name());
-            let line = MetricLine::new(train.state().step, &name, r.loss, r.tokens, lead.elapsed());
+            let line = MetricLine::new(step, &name, r.loss, r.tokens, lead.elapsed());
             lead.log(line)?;
             match split {
                 Split::Valid => final_valid = Some(r),
@@ -300,10 +314,12 @@ pub fn train<B: TrainingBackend>(
         interrupted,
         last_valid: lead.last_valid,
         best: lead.history.best,
+        final_step,
         final_valid,
         final_test,
         train_seconds: lead.train_seconds,
         train_tokens: lead.train_tokens,
         last_checkpoint: lead.last_checkpoint,
+        paper_mismatch: config.paper_mismatch(),
     })
 }

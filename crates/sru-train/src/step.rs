@@ -16,14 +16,14 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Int, Tensor};
 use rand::Rng;
 use rand_pcg::Pcg64;
-use sru_model::{LanguageModel, SruppState};
+use sru_model::{Autocast, LanguageModel, SruppState};
 
 use crate::TrainingBackend;
 use crate::adam::{Adam, AdamConfig};
 use crate::clip::{clip_global_norm, scale};
 use crate::config::{OptimizerKind, TrainConfig};
 use crate::error::TrainError;
-use crate::precision::{LossScale, cast_params};
+use crate::precision::LossScale;
 use crate::schedule::LrSchedule;
 use crate::sync::Peer;
 
@@ -44,8 +44,8 @@ pub fn optimizer<B: TrainingBackend>(config: &TrainConfig) -> Optim<B> {
     .init::<B, LanguageModel<B>>()
 }
 
-/// The model a run starts from: initialised from `config.seed` on `device`, its parameters
-/// cast to the run's precision.
+/// The model a run starts from: initialised from `config.seed` on `device`, its parameters in
+/// f32, computing under the run's precision ([`crate::Precision::autocast`]).
 ///
 /// # Errors
 /// An invalid model configuration.
@@ -54,10 +54,10 @@ pub fn initial_model<B: TrainingBackend>(
     device: &B::Device,
 ) -> Result<LanguageModel<B>, TrainError> {
     B::seed(device, config.seed);
-    Ok(cast_params(
-        config.model.init::<B>(device)?,
-        config.precision.dtype(),
-    ))
+    Ok(config
+        .model
+        .init::<B>(device)?
+        .with_autocast(config.precision.autocast()))
 }
 
 /// The seed of the random masks of one segment: a PCG-64 stream keyed by the run seed and the
@@ -299,9 +299,10 @@ impl<B: TrainingBackend> TrainStep<B> {
         })
     }
 
-    /// The inference copy of the model (no autodiff), for evaluation.
+    /// The inference copy of the model (no autodiff), for evaluation: in f32, whatever the
+    /// training precision (as the official final evaluation).
     pub fn inference_model(&self) -> LanguageModel<B::InnerBackend> {
-        self.model().valid()
+        self.model().valid().with_autocast(Autocast::Off)
     }
 }
 

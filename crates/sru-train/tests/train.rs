@@ -237,3 +237,96 @@ fn word_level_adaptive_model_trains_and_resumes_exactly() {
     assert_eq!(la, lb);
     assert_eq!(params(&a), params(&b));
 }
+
+/// One Billion Word's layout: sentences dealt whole to the streams and reshuffled every pass,
+/// the carried state never reset; a run stopped and resumed (mid-pass and across a pass)
+/// equals one that was not, and the final evaluation scores the best checkpoint's weights.
+#[test]
+fn billion_word_sentences_train_resume_exactly_and_finish_on_the_best_weights() {
+    use sru_data::{StreamLayout, TokenCache, WordFormat, WordOptions, prepare_words};
+    use sru_model::AdaptiveConfig;
+    let dir = scratch("bwb");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = std::fs::read_to_string(root.join("README.md")).expect("text");
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut words: Vec<&str> = lines.iter().flat_map(|l| l.split(' ')).collect();
+    words.sort_unstable();
+    words.dedup();
+    let raw = dir.join("raw");
+    let train_dir = raw.join("training-monolingual.tokenized.shuffled");
+    let held = raw.join("heldout-monolingual.tokenized.shuffled");
+    std::fs::create_dir_all(&train_dir).expect("dir");
+    std::fs::create_dir_all(&held).expect("dir");
+    std::fs::write(
+        train_dir.join("news.en-00001-of-00100"),
+        lines.join("\n") + "\n",
+    )
+    .expect("train");
+    std::fs::write(
+        held.join("news.en.heldout-00000-of-00050"),
+        lines[..lines.len() / 3].join("\n") + "\n",
+    )
+    .expect("heldout");
+    let vocab: String = ["<S>", "<UNK>"]
+        .into_iter()
+        .chain(words.iter().copied())
+        .map(|w| format!("{w}\n"))
+        .collect();
+    std::fs::write(raw.join("1b_word_vocab.txt"), vocab).expect("vocab");
+    let data = dir.join("prepared");
+    let info = prepare_words(&raw, &data, &WordOptions::new(WordFormat::BillionWord), &mut |_| {})
+        .expect("prepare");
+    let cache = TokenCache::open(&data).expect("cache");
+    assert!(matches!(cache.layout(), StreamLayout::Sentences { .. }));
+    drop(cache);
+
+    let mut config = tiny_config(12);
+    config.data = data;
+    config.model = sru_model::LmConfig {
+        vocab_size: info.vocab_size,
+        n_d: 32,
+        n_proj: 8,
+        depth: 2,
+        adaptive: Some(AdaptiveConfig {
+            cutoffs: vec![100, 400],
+            div_val: 2,
+            n_e: 32,
+            tie_projections: false,
+        }),
+        ..Default::default()
+    };
+    config.batch_size = 8;
+    config.unroll = 48;
+    // AdamW at a learning rate this high overshoots after a few updates, so the best
+    // validation comes before the last and the final evaluation must reload it.
+    config.optimizer = sru_train::OptimizerKind::Adamw;
+    config.lr = 0.3;
+    config.eval_every = 3;
+    config.checkpoint_every = 3;
+    config.eval_max_tokens = None;
+    config.eval_batch_size = 2;
+    config.final_eval = true;
+    config.final_eval_batch_size = 1;
+    config.keep_last = 1;
+    let (a, b) = (dir.join("straight"), dir.join("resumed"));
+    let (la, ra) = run(&config, &a, false, None);
+    let ra = ra.expect("Billion Word run");
+    assert!(la.iter().all(|(_, l)| l.is_finite()));
+    let best = ra.best.expect("validated");
+    assert!(best.step < 12, "the overshooting run's best is an early one: {best:?}");
+    assert_eq!(ra.final_step, Some(best.step), "final evaluation on the best weights");
+    assert!(ra.final_valid.expect("final valid").tokens > 0);
+    let (lb1, rb1) = run(&config, &b, false, Some(4));
+    assert!(rb1.expect("first part").interrupted);
+    let (lb2, rb2) = run(&config, &b, true, None);
+    let rb2 = rb2.expect("resumed part");
+    let lb: Vec<_> = lb1.into_iter().chain(lb2).collect();
+    assert_eq!(la, lb);
+    assert_eq!(params(&a), params(&b));
+    let loss = |s: &sru_train::Summary| s.final_valid.map(|r| (r.loss, r.tokens));
+    assert_eq!(loss(&ra), loss(&rb2));
+}
