@@ -45,8 +45,16 @@ pub fn resolve(data: Option<&Path>) -> Result<PathBuf> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "corpus".into());
     let out = repo_root().join("target/sru-data").join(&name);
-    if TokenCache::open(&out).is_ok() {
-        return Ok(std::fs::canonicalize(&out)?);
+    match TokenCache::open(&out) {
+        Ok(_) => return Ok(std::fs::canonicalize(&out)?),
+        // A cache of ours that no longer opens (damaged, or made by an older sru-rs in
+        // another format) is rebuilt from its source.
+        Err(e) if out.exists() => {
+            eprintln!("rebuilding {}: {e}", out.display());
+            std::fs::remove_dir_all(&out)
+                .with_context(|| format!("cannot remove {}", out.display()))?;
+        }
+        Err(_) => {}
     }
     let split = if name == "enwik8" || name == "enwik8.zip" {
         SplitPlan::Enwik8

@@ -3,7 +3,8 @@
 //! `prepare --kind byte --input <file or enwik8[.zip]> --out <dir> [--split 0.9,0.05,0.05]
 //! [--full-byte-vocab]`; `prepare --kind word --format wt103|ptb|bwb --input <dir> --out <dir>`;
 //! `prepare --kind subword --input <file> --out <dir> [--bpe-vocab N | --gpt2 enc.json,vocab.bpe]`;
-//! `info <dir>` prints the vocabulary size, tokens per split and the checksum.
+//! `info <dir>` prints the vocabulary size, tokens per split, how the corpus is streamed and
+//! the checksum.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,8 +13,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use sru_data::{
-    ByteOptions, ByteVocab, PreparedInfo, Progress, Source, Split, SplitPlan, TokenCache,
-    WordFormat, WordOptions, prepare_bytes, prepare_words,
+    ByteOptions, ByteVocab, PreparedInfo, Progress, Source, Split, SplitPlan, StreamLayout,
+    TokenCache, WordFormat, WordOptions, prepare_bytes, prepare_words,
 };
 
 /// `cargo xtask data …`.
@@ -113,6 +114,12 @@ fn print_info(info: &PreparedInfo) {
         println!("{:<11} {n} tokens", s.name());
     }
     println!("token width {} byte(s)", info.width);
+    match info.layout {
+        StreamLayout::Contiguous => println!("streams     contiguous text (ordered streams)"),
+        StreamLayout::Sentences { boundary } => println!(
+            "streams     sentences ending in id {boundary}, dealt whole, reshuffled every pass"
+        ),
+    }
     println!("checksum    {:08x}", info.checksum);
 }
 

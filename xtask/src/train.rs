@@ -26,9 +26,10 @@ use sru_train::TrainingBackend;
 pub enum PrecisionArg {
     /// float32.
     F32,
-    /// float16 weights and activations, f32 master weights, dynamic loss scaling (GPU).
+    /// float16 products as torch.cuda.amp (f32 weights, gradients, optimizer, LayerNorm,
+    /// softmax and loss), dynamic loss scaling (GPU).
     F16,
-    /// bfloat16 weights and activations, f32 master weights (GPU).
+    /// bfloat16 products, otherwise as f16, without loss scaling (GPU).
     Bf16,
 }
 

@@ -240,7 +240,8 @@ impl<'a> ShuffledSentences<'a> {
             order.shuffle(&mut Pcg64::new(u128::from(seed), u128::from(pass)));
         }
         let world = self.spec.world;
-        let share = |r: usize| -> Vec<u32> { order.iter().skip(r).step_by(world).copied().collect() };
+        let share =
+            |r: usize| -> Vec<u32> { order.iter().skip(r).step_by(world).copied().collect() };
         let batches = (0..world)
             .map(|r| {
                 let sentences = share(r);

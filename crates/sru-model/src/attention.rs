@@ -10,8 +10,8 @@
 //! initialisation U = W3 W1 x. Heads are split batch-major (index b·H + h), as the official
 //! `view(L, B·H, hd)`.
 
-use crate::init::{output_projection, xavier_linear};
 use crate::autocast::full;
+use crate::init::{output_projection, xavier_linear};
 use crate::linear::linear_seq;
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};

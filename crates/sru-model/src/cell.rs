@@ -209,12 +209,9 @@ impl<B: RecurrenceBackend> SruppCell<B> {
         // The recurrence runs in U's dtype, its parameters and state cast to it (as the
         // official `amp_recurrence_fp16`).
         let ud = u.dtype();
-        let mut rec = RecurrenceInput::new(
-            u,
-            self.weight_c.val().cast(ud),
-            self.bias.val().cast(ud),
-        )
-        .with_x(residual.cast(ud));
+        let mut rec =
+            RecurrenceInput::new(u, self.weight_c.val().cast(ud), self.bias.val().cast(ud))
+                .with_x(residual.cast(ud));
         if let Some(c0) = c0 {
             rec = rec.with_c0(c0.cast(ud));
         }

@@ -10,7 +10,7 @@
 //! Word-level: adaptive input and adaptive softmax ([`crate::adaptive`]), tables tied, and
 //! projections tied (WikiText-103) or not (Billion Word).
 
-use burn::module::{Module, Param};
+use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
 };
@@ -171,6 +171,15 @@ impl LmConfig {
     }
 }
 
+/// Draws every lazily initialised parameter (see [`LanguageModel::materialized`]).
+struct Materialize;
+
+impl<B: Backend> ModuleMapper<B> for Materialize {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        param.map(|t| t)
+    }
+}
+
 /// Token embedding: dense (byte-level) or adaptive (word-level).
 #[derive(Module, Debug)]
 pub enum InputLayer<B: Backend> {
@@ -218,6 +227,15 @@ pub struct LmOutput<B: Backend> {
 }
 
 impl<B: RecurrenceBackend> LanguageModel<B> {
+    /// The model with every parameter drawn now. Burn initialises a parameter lazily, at its
+    /// first use, and each clone of a not-yet-initialised parameter draws its own values: copies
+    /// of a fresh model (one per device, a model and its inference copy) would differ, and the
+    /// values would depend on the order of first use. A model that is about to load weights
+    /// needs no drawing (and consumes no random numbers without it).
+    pub fn materialized(self) -> Self {
+        self.map(&mut Materialize)
+    }
+
     /// The model computing under `autocast` (its parameters unchanged).
     pub fn with_autocast(mut self, autocast: Autocast) -> Self {
         self.autocast = autocast;

@@ -1,8 +1,8 @@
 //! The U projection of SRU++ layers without attention (spec §2.2, official
 //! `SRUppProjectedLinear`): `U = W2 dropout(LN?(W1 x))`, both bias-free.
 
-use crate::init::{output_projection, xavier_linear};
 use crate::autocast::full;
+use crate::init::{output_projection, xavier_linear};
 use crate::linear::linear_seq;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};

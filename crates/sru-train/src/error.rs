@@ -32,7 +32,7 @@ pub enum TrainError {
     NonFinite {
         /// The update that produced it (1-based).
         step: u64,
-        /// `loss` or `gradient norm`.
+        /// `loss`, `gradient norm` or `validation loss`.
         what: &'static str,
         /// The value.
         value: f64,

@@ -126,6 +126,15 @@ impl Lead<'_> {
                 max_tokens: config.eval_max_tokens,
             };
             let r = self.evaluate(&train.inference_model(), step, train.device(), cache, &spec)?;
+            if !r.loss.is_finite() {
+                // A diverged model: stop as for a non-finite training loss, before a checkpoint
+                // of it replaces the last good one.
+                return Err(TrainError::NonFinite {
+                    step,
+                    what: "validation loss",
+                    value: r.loss,
+                });
+            }
             self.last_valid = Some(r);
             self.log(MetricLine::new(
                 step,

@@ -23,7 +23,8 @@ pub struct MetricLine {
     pub loss: f64,
     /// Bits per token (BPC for byte corpora).
     pub bpc: f64,
-    /// Perplexity.
+    /// Perplexity; `f64::MAX` when `exp(loss)` overflows (a diverging run), so every line
+    /// stays a number in JSON and a checkpoint of it can be written.
     pub ppl: f64,
     /// Tokens the value was measured on.
     pub tokens: u64,
@@ -48,7 +49,7 @@ impl MetricLine {
             split: split.to_string(),
             loss,
             bpc: bits_per_character(loss),
-            ppl: perplexity(loss),
+            ppl: perplexity(loss).min(f64::MAX),
             tokens,
             lr: None,
             grad_norm: None,

@@ -418,7 +418,10 @@ mod tests {
         c.devices = 2;
         let said = c.match_paper_batch().expect("a paper recipe");
         assert_eq!((c.accumulate, c.global_batch()), (4, 64));
-        assert!(said.contains("global batch 64") && said.contains("4 accumulated"), "{said}");
+        assert!(
+            said.contains("global batch 64") && said.contains("4 accumulated"),
+            "{said}"
+        );
         c.batch_size = 5;
         c.match_paper_batch();
         assert_eq!((c.accumulate, c.global_batch()), (7, 70));

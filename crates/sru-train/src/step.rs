@@ -57,6 +57,7 @@ pub fn initial_model<B: TrainingBackend>(
     Ok(config
         .model
         .init::<B>(device)?
+        .materialized()
         .with_autocast(config.precision.autocast()))
 }
 

@@ -278,13 +278,18 @@ fn billion_word_sentences_train_resume_exactly_and_finish_on_the_best_weights() 
         .collect();
     std::fs::write(raw.join("1b_word_vocab.txt"), vocab).expect("vocab");
     let data = dir.join("prepared");
-    let info = prepare_words(&raw, &data, &WordOptions::new(WordFormat::BillionWord), &mut |_| {})
-        .expect("prepare");
+    let info = prepare_words(
+        &raw,
+        &data,
+        &WordOptions::new(WordFormat::BillionWord),
+        &mut |_| {},
+    )
+    .expect("prepare");
     let cache = TokenCache::open(&data).expect("cache");
     assert!(matches!(cache.layout(), StreamLayout::Sentences { .. }));
     drop(cache);
 
-    let mut config = tiny_config(12);
+    let mut config = tiny_config(6);
     config.data = data;
     config.model = sru_model::LmConfig {
         vocab_size: info.vocab_size,
@@ -301,12 +306,12 @@ fn billion_word_sentences_train_resume_exactly_and_finish_on_the_best_weights() 
     };
     config.batch_size = 8;
     config.unroll = 48;
-    // AdamW at a learning rate this high overshoots after a few updates, so the best
+    // AdamW at a learning rate this high overshoots after two updates, so the best
     // validation comes before the last and the final evaluation must reload it.
     config.optimizer = sru_train::OptimizerKind::Adamw;
     config.lr = 0.3;
-    config.eval_every = 3;
-    config.checkpoint_every = 3;
+    config.eval_every = 1;
+    config.checkpoint_every = 1;
     config.eval_max_tokens = None;
     config.eval_batch_size = 2;
     config.final_eval = true;
@@ -317,8 +322,15 @@ fn billion_word_sentences_train_resume_exactly_and_finish_on_the_best_weights() 
     let ra = ra.expect("Billion Word run");
     assert!(la.iter().all(|(_, l)| l.is_finite()));
     let best = ra.best.expect("validated");
-    assert!(best.step < 12, "the overshooting run's best is an early one: {best:?}");
-    assert_eq!(ra.final_step, Some(best.step), "final evaluation on the best weights");
+    assert!(
+        best.step < 6,
+        "the overshooting run's best is an early one: {best:?}"
+    );
+    assert_eq!(
+        ra.final_step,
+        Some(best.step),
+        "final evaluation on the best weights"
+    );
     assert!(ra.final_valid.expect("final valid").tokens > 0);
     let (lb1, rb1) = run(&config, &b, false, Some(4));
     assert!(rb1.expect("first part").interrupted);
@@ -329,4 +341,21 @@ fn billion_word_sentences_train_resume_exactly_and_finish_on_the_best_weights() 
     assert_eq!(params(&a), params(&b));
     let loss = |s: &sru_train::Summary| s.final_valid.map(|r| (r.loss, r.tokens));
     assert_eq!(loss(&ra), loss(&rb2));
+
+    // At a learning rate of 1 the run diverges (validation losses in the hundreds, whose
+    // perplexity overflows f64): it still checkpoints (the perplexity saturates instead of
+    // writing a JSON null), and finishes on its best, first, validation.
+    config.lr = 1.0;
+    let c = dir.join("diverged");
+    let (_, rc) = run(&config, &c, false, None);
+    let rc = rc.expect("a diverging but finite run");
+    assert!(rc.last_valid.expect("validated").loss > 100.0, "{rc:?}");
+    assert_eq!(rc.final_step, rc.best.map(|b| b.step));
+    let metrics =
+        std::fs::read_to_string(c.join(sru_train::metrics::METRICS_FILE)).expect("metrics");
+    let lines: Vec<sru_train::MetricLine> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is valid JSON"))
+        .collect();
+    assert!(lines.iter().any(|l| l.ppl == f64::MAX), "{metrics}");
 }
