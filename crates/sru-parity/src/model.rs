@@ -333,7 +333,6 @@ pub fn run_lm<B: RecurrenceAutodiffBackend>(
                 .ok_or_else(|| cfg_err(fx, "`emb_dropout` is not a number"))?,
             None => 0.0,
         },
-        ..Default::default()
     };
     let model = config
         .init::<B>(device)

@@ -11,8 +11,11 @@
 //! AdamW:  p ← p − wd·lr·p;  p ← p − lr · (m_t / (1 − β1^t)) / (√(v_t / (1 − β2^t)) + ε)
 //! ```
 //!
-//! Moments are f32 whatever the parameter's dtype. For f16/bf16 parameters the state also
-//! keeps an f32 master copy, updated here and cast back, so small updates are not lost.
+//! Moments are f32 whatever the parameter's dtype. Training keeps its parameters in f32 (see
+//! [`crate::precision`]); for a half-precision parameter (a library user's choice, or the
+//! optimizer state of a checkpoint from before mixed precision kept parameters in f32) the
+//! state also keeps an f32 master copy, updated here and cast back, so small updates are not
+//! lost.
 
 use burn::optim::SimpleOptimizer;
 use burn::optim::adaptor::OptimizerAdaptor;

@@ -3,13 +3,15 @@
 //! Training SRU++ language models as the official recipe does (spec §3.2–3.3), on any Burn
 //! backend with the SRU recurrence (CPU, WGPU, CUDA):
 //!
-//! - [`train`]: a whole run — truncated back-propagation through time over the ordered
-//!   stream ([`TrainStream`]), periodic validation, checkpoints, a final evaluation; progress
+//! - [`train`]: a whole run — truncated back-propagation through time over the corpus's
+//!   stream ([`TrainStream`]), periodic validation, checkpoints, a final evaluation on the
+//!   best weights; progress
 //!   arrives as [`Event`]s.
 //! - [`TrainStep`]: one update — accumulated segments with the recurrent state and attention
 //!   memory carried, the gradient all-reduce between devices ([`sync`]), global-norm clipping
-//!   ([`clip`]), RAdam or AdamW ([`adam`]) on warmup + cosine ([`schedule`]), f16/bf16 compute
-//!   with f32 master weights ([`precision`]). Benchmarks time this same step.
+//!   ([`clip`]), RAdam or AdamW ([`adam`]) on warmup + cosine ([`schedule`]), mixed precision
+//!   as `torch.cuda.amp` (f32 parameters, gradients and optimizer state; f16/bf16 products;
+//!   [`precision`]). Benchmarks time this same step.
 //! - [`recipe`]: the official hyperparameters of every preset, each citing its source.
 //! - [`checkpoint`]: atomic checkpoint folders verified by a manifest; a resumed run
 //!   continues bit-identically on the CPU. [`load_trained`] reads one back for inference.
