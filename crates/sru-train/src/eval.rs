@@ -44,8 +44,15 @@ pub struct EvalResult {
 /// A split too small for the batch.
 pub fn planned_tokens(cache: &TokenCache, spec: &EvalSpec) -> Result<u64, TrainError> {
     let stream = Batches::eval(cache, spec.split, StreamSpec::new(spec.batch, spec.unroll))?;
-    let all = stream.tokens_per_pass(0);
-    Ok(spec.max_tokens.map_or(all, |m| m.min(all)))
+    Ok(spec.tokens_of(&stream))
+}
+
+impl EvalSpec {
+    /// Tokens scored from `stream` under this spec.
+    fn tokens_of(&self, stream: &Batches<'_>) -> u64 {
+        let all = stream.tokens_per_pass(0);
+        self.max_tokens.map_or(all, |m| m.min(all))
+    }
 }
 
 /// One evaluation segment: the summed NLL (nats, read back) of `targets` after `tokens`
@@ -85,7 +92,7 @@ pub fn evaluate<B: RecurrenceBackend>(
 ) -> Result<EvalResult, TrainError> {
     let t0 = Instant::now();
     let stream = Batches::eval(cache, spec.split, StreamSpec::new(spec.batch, spec.unroll))?;
-    let total = planned_tokens(cache, spec)?;
+    let total = spec.tokens_of(&stream);
     let mut state: Option<SruppState<B>> = None;
     let (mut nll, mut tokens) = (0.0f64, 0u64);
     for batch in stream.pass() {
