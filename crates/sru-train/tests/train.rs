@@ -179,12 +179,38 @@ fn two_devices_match_one_device_with_the_same_global_batch() {
     assert!(p1.iter().any(|v| v.abs() > 1e-3));
 }
 
+/// A tiny run of a word-level model (d 32, 2 layers, adaptive input and softmax with
+/// `cutoffs`, div_val 2, tables tied; projections tied when `tie_projections`) on `data`.
+fn word_config(
+    steps: u64,
+    data: std::path::PathBuf,
+    vocab_size: usize,
+    cutoffs: Vec<usize>,
+    tie_projections: bool,
+) -> TrainConfig {
+    let mut config = tiny_config(steps);
+    config.data = data;
+    config.model = sru_model::LmConfig {
+        vocab_size,
+        n_d: 32,
+        n_proj: 8,
+        depth: 2,
+        adaptive: Some(sru_model::AdaptiveConfig {
+            cutoffs,
+            div_val: 2,
+            n_e: 32,
+            tie_projections,
+        }),
+        ..Default::default()
+    };
+    config
+}
+
 /// The word-level model (adaptive input and softmax with tied tables and projections, as
 /// WikiText-103) through the same loop: it trains, and a resumed run equals a straight one.
 #[test]
 fn word_level_adaptive_model_trains_and_resumes_exactly() {
     use sru_data::{WordFormat, WordOptions, prepare_words};
-    use sru_model::AdaptiveConfig;
     let dir = scratch("words");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut text = String::new();
@@ -205,21 +231,7 @@ fn word_level_adaptive_model_trains_and_resumes_exactly() {
         .expect("prepare");
     assert!(info.vocab_size > 300, "vocabulary {}", info.vocab_size);
 
-    let mut config = tiny_config(6);
-    config.data = data;
-    config.model = sru_model::LmConfig {
-        vocab_size: info.vocab_size,
-        n_d: 32,
-        n_proj: 8,
-        depth: 2,
-        adaptive: Some(AdaptiveConfig {
-            cutoffs: vec![50, 200],
-            div_val: 2,
-            n_e: 32,
-            tie_projections: true,
-        }),
-        ..Default::default()
-    };
+    let mut config = word_config(6, data, info.vocab_size, vec![50, 200], true);
     config.batch_size = 2;
     config.unroll = 16;
     config.eval_every = 3;
@@ -244,7 +256,6 @@ fn word_level_adaptive_model_trains_and_resumes_exactly() {
 #[test]
 fn billion_word_sentences_train_resume_exactly_and_finish_on_the_best_weights() {
     use sru_data::{StreamLayout, TokenCache, WordFormat, WordOptions, prepare_words};
-    use sru_model::AdaptiveConfig;
     let dir = scratch("bwb");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let text = std::fs::read_to_string(root.join("README.md")).expect("text");
@@ -289,21 +300,7 @@ fn billion_word_sentences_train_resume_exactly_and_finish_on_the_best_weights() 
     assert!(matches!(cache.layout(), StreamLayout::Sentences { .. }));
     drop(cache);
 
-    let mut config = tiny_config(6);
-    config.data = data;
-    config.model = sru_model::LmConfig {
-        vocab_size: info.vocab_size,
-        n_d: 32,
-        n_proj: 8,
-        depth: 2,
-        adaptive: Some(AdaptiveConfig {
-            cutoffs: vec![100, 400],
-            div_val: 2,
-            n_e: 32,
-            tie_projections: false,
-        }),
-        ..Default::default()
-    };
+    let mut config = word_config(6, data, info.vocab_size, vec![100, 400], false);
     config.batch_size = 8;
     config.unroll = 48;
     // AdamW at a learning rate this high overshoots after two updates, so the best
