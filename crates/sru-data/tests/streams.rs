@@ -169,18 +169,14 @@ fn scored_targets_are_words_plus_sentences() {
 fn shuffled_sentences_are_seeded_reshuffled_each_pass_and_resumable() {
     let cache = billion_word("bwb-shuffled");
     let spec = StreamSpec::new(3, 4);
-    let s = ShuffledSentences::new(
-        &cache,
-        Split::Train,
-        spec,
-        SentenceOrder::Shuffled { seed: 7 },
-    )
-    .unwrap();
+    let reader = |seed| {
+        ShuffledSentences::new(&cache, Split::Train, spec, SentenceOrder::Shuffled { seed })
+            .unwrap()
+    };
+    let s = reader(7);
     assert_eq!(s.num_sentences(), 40);
     let run = |seed, passes| {
-        let s =
-            ShuffledSentences::new(&cache, Split::Train, spec, SentenceOrder::Shuffled { seed })
-                .unwrap();
+        let s = reader(seed);
         let mut c = Cursor::default();
         let mut v = vec![Vec::new(); passes];
         while (c.epoch as usize) < passes {
@@ -209,13 +205,7 @@ fn shuffled_sentences_are_seeded_reshuffled_each_pass_and_resumable() {
     }
     // Resume from saved cursors, in a fresh reader (the streams are rebuilt by replay).
     for (epoch, segment) in [(0, 3), (1, 2), (1, 0)] {
-        let fresh = ShuffledSentences::new(
-            &cache,
-            Split::Train,
-            spec,
-            SentenceOrder::Shuffled { seed: 7 },
-        )
-        .unwrap();
+        let fresh = reader(7);
         let (b, c) = fresh.next(Cursor { segment, epoch });
         assert_eq!(b, a[epoch as usize][segment as usize]);
         if (segment as usize + 1) < a[epoch as usize].len() {
