@@ -4,6 +4,8 @@
 //! Saved from the forward pass: U, x, weight_c, bias, c0, the masks and every cell state `c`
 //! (L·B·D values). Nothing is recomputed but the gates f, r and g, which the backward kernel
 //! derives from U and the saved states. `mask_c` and `mask_pad` get no gradient.
+//!
+//! Also the fused `linear` ([`FusedKernels`]) as one node, saving x and W.
 
 use burn::tensor::{FloatDType, Shape, ops::FloatTensor, ops::FloatTensorOps};
 use burn_autodiff::{
@@ -14,6 +16,7 @@ use burn_autodiff::{
 };
 
 use crate::backend::{RecurrenceBackend, RecurrenceInputs, RecurrenceKernels};
+use crate::fused::FusedKernels;
 use crate::options::RecurrenceConfig;
 
 #[derive(Debug)]
@@ -49,6 +52,75 @@ impl<B: RecurrenceKernels> Backward<B, 5> for RecurrenceBackward {
         for (node, grad) in pairs {
             if let (Some(node), Some(grad)) = (node, grad) {
                 grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// `x W + b` as one node; its backward is the inner backend's [`FusedKernels::sru_linear_backward`].
+#[derive(Debug)]
+struct LinearBackward;
+
+/// What the linear backward needs: the input, the weight and whether a bias took part.
+#[derive(Debug, Clone)]
+struct LinearSaved<B: FusedKernels> {
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+}
+
+impl<B: FusedKernels> Backward<B, 3> for LinearBackward {
+    type State = LinearSaved<B>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        let need = ops.parents.each_ref().map(Option::is_some);
+        let LinearSaved { x, weight } = ops.state;
+        let found = B::sru_linear_backward(x, weight, grad, need);
+        for (node, grad) in ops.parents.into_iter().zip(found) {
+            if let (Some(node), Some(grad)) = (node, grad) {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// `linear` as one node with the inner backend's backward; attention through Burn's ops,
+/// which autodiff differentiates as usual.
+impl<B: RecurrenceKernels, C: CheckpointStrategy> FusedKernels for Autodiff<B, C> {
+    fn sru_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+    ) -> FloatTensor<Self> {
+        // Without a bias, an untracked placeholder keeps the node arity fixed at 3.
+        let bias_node = bias.as_ref().map_or_else(
+            || {
+                <Self as FloatTensorOps<Self>>::float_zeros(
+                    Shape::new([1]),
+                    &<Self as FloatTensorOps<Self>>::float_device(&x),
+                    FloatDType::F32,
+                )
+                .node
+            },
+            |b| b.node.clone(),
+        );
+        let nodes = [x.node.clone(), weight.node.clone(), bias_node];
+        let bias = bias.map(|b| b.primitive);
+        match LinearBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let out = B::sru_linear(x.primitive.clone(), weight.primitive.clone(), bias);
+                let saved = LinearSaved {
+                    x: x.primitive,
+                    weight: weight.primitive,
+                };
+                prep.finish(saved, out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::sru_linear(x.primitive, weight.primitive, bias))
             }
         }
     }

@@ -11,6 +11,7 @@
 
 use burn::tensor::{DType, backend::Backend, ops::FloatTensor};
 
+use crate::fused::FusedKernels;
 use crate::options::RecurrenceConfig;
 
 /// The inputs of one call, as primitives of backend `B`.
@@ -51,7 +52,7 @@ pub struct RecurrenceGrads<B: Backend> {
 }
 
 /// A Burn backend that can run the SRU element-wise recurrence forward.
-pub trait RecurrenceBackend: Backend {
+pub trait RecurrenceBackend: FusedKernels {
     /// Whether the kernel computes with tensors of `dtype` (the public function refuses the
     /// others with [`crate::KernelError::UnsupportedDType`]). Every implementation here takes
     /// the four IEEE float types; f16 and bf16 are computed in f32.

@@ -16,6 +16,7 @@ use burn_fusion::{
 use burn_ir::{CustomOpIr, HandleContainer, OperationIr, TensorIr};
 
 use crate::backend::{RecurrenceBackend, RecurrenceGrads, RecurrenceInputs, RecurrenceKernels};
+use crate::fused::FusedKernels;
 use crate::options::RecurrenceConfig;
 
 type Handles<B> =
@@ -113,6 +114,9 @@ fn forward<B: FusionBackend + RecurrenceKernels>(
     };
     client.register(streams, OperationIr::Custom(desc), op)
 }
+
+/// The fused forward ops from Burn's ops (which Fusion fuses itself where it can).
+impl<B: FusionBackend + RecurrenceKernels> FusedKernels for Fusion<B> {}
 
 impl<B: FusionBackend + RecurrenceKernels> RecurrenceBackend for Fusion<B> {
     fn sru_supports_dtype(dtype: DType) -> bool {

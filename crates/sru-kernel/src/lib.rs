@@ -49,6 +49,7 @@ mod cpu;
 mod cube;
 pub mod device;
 mod error;
+mod fused;
 #[cfg(feature = "cube")]
 mod fusion;
 mod options;
@@ -57,6 +58,7 @@ mod reference;
 pub use api::{RecurrenceInput, RecurrenceOutput, elementwise_recurrence};
 pub use backend::{RecurrenceBackend, RecurrenceGrads, RecurrenceInputs, RecurrenceKernels};
 pub use error::KernelError;
+pub use fused::{FusedKernels, attention, linear};
 pub use options::{Activation, RecurrenceConfig, RecurrenceOptions, Skip};
 pub use reference::elementwise_recurrence_reference;
 

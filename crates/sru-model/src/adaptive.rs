@@ -22,6 +22,7 @@ use burn::tensor::IndexingUpdateOp;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend, s};
 use serde::{Deserialize, Serialize};
+use sru_kernel::FusedKernels;
 
 use crate::autocast::{Autocast, full};
 use crate::error::ModelError;
@@ -207,7 +208,7 @@ fn host_ids<B: Backend, const D: usize>(t: &Tensor<B, D, Int>) -> Vec<i64> {
         .unwrap_or_default()
 }
 
-impl<B: Backend> AdaptiveSoftmax<B> {
+impl<B: FusedKernels> AdaptiveSoftmax<B> {
     fn ends(&self) -> Vec<usize> {
         let v = self
             .out_layers
@@ -301,7 +302,7 @@ pub struct AdaptiveInput<B: Backend> {
     pub drop: Dropout,
 }
 
-impl<B: Backend> AdaptiveInput<B> {
+impl<B: FusedKernels> AdaptiveInput<B> {
     /// Embeds tokens `(L, B)` into `(L, B, d)` with the softmax's tables; under `autocast`
     /// the projections run, and the embeddings come out, in its half dtype (as the official
     /// `AdaptiveEmbedding` under `torch.cuda.amp.autocast`).

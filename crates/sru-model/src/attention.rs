@@ -17,6 +17,7 @@ use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Tensor, backend::Backend, s};
+use sru_kernel::FusedKernels;
 
 /// Options of [`SruppAttention`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -93,7 +94,7 @@ pub struct AttentionMasks<B: Backend> {
     pub memory_mask_pad: Option<Tensor<B, 2, Bool>>,
 }
 
-impl<B: Backend> SruppAttention<B> {
+impl<B: FusedKernels> SruppAttention<B> {
     /// Computes U for one segment.
     ///
     /// # Shapes
@@ -124,7 +125,42 @@ impl<B: Backend> SruppAttention<B> {
         let q = split(residual.clone().mul_scalar((hd as f64).powf(-0.5)), l);
         let (k, v) = self.keys_values(z);
         let (k, v) = (split(k, s_len), split(v, s_len));
-        // Scores, masks and softmax in f32 under autocast (as torch autocast runs softmax).
+        let padded = masks.mask_pad.is_some() || masks.memory_mask_pad.is_some();
+        let dropping = B::ad_enabled(&q.device()) && self.attn_dropout.prob > 0.0;
+        let a = if padded || dropping {
+            self.general_attention(q, k, v, masks, m)
+        } else {
+            // Without key padding or dropout on the weights: sru-kernel's fused attention
+            // (one pass per block of query rows on Flex, Burn's ops elsewhere).
+            sru_kernel::attention(q, k, v, masks.attn_mask.clone())
+                .expect("the head views agree in shape by construction")
+        };
+        let a = full(a.reshape([l, b, dp])); // (L, B, d')
+        // α·A + residual and the LayerNorm in f32 (torch promotes them), U in `dtype`.
+        let alpha = self.alpha.val().cast(a.dtype()).reshape([1, 1, 1]);
+        let mut o = a * alpha + full(residual);
+        if let Some(ln) = &self.layer_norm {
+            o = ln.forward(o);
+        }
+        linear_seq(&self.linear3, self.dropout.forward(o.cast(dtype)))
+    }
+
+    /// `softmax(q kᵀ + masks) v` with key padding and dropout on the weights, from Burn's ops;
+    /// returns `(L, B·H, hd)`. Scores, masks and softmax run in f32 under autocast (as torch
+    /// autocast runs softmax).
+    fn general_attention(
+        &self,
+        q: Tensor<B, 3>,
+        k: Tensor<B, 3>,
+        v: Tensor<B, 3>,
+        masks: &AttentionMasks<B>,
+        m: usize,
+    ) -> Tensor<B, 3> {
+        let dtype = q.dtype();
+        let [bh, l, _] = q.dims();
+        let s_len = k.dims()[1];
+        let heads = self.num_heads;
+        let b = bh / heads;
         let mut w = full(q.matmul(k.swap_dims(1, 2))); // (B·H, L, S)
         if let Some(mask) = &masks.attn_mask {
             let mask = mask.clone().cast(w.dtype());
@@ -155,14 +191,7 @@ impl<B: Backend> SruppAttention<B> {
                 .reshape([b * heads, l, s_len]);
         }
         let w = self.attn_dropout.forward(softmax(w, 2)).cast(dtype);
-        let a = full(w.matmul(v).swap_dims(0, 1).reshape([l, b, dp])); // (L, B, d')
-        // α·A + residual and the LayerNorm in f32 (torch promotes them), U in `dtype`.
-        let alpha = self.alpha.val().cast(a.dtype()).reshape([1, 1, 1]);
-        let mut o = a * alpha + full(residual);
-        if let Some(ln) = &self.layer_norm {
-            o = ln.forward(o);
-        }
-        linear_seq(&self.linear3, self.dropout.forward(o.cast(dtype)))
+        w.matmul(v).swap_dims(0, 1)
     }
 
     /// `[k | v] = W2 z` as two products, one per half of W2, each a contiguous `(S, B, d')`.
@@ -171,15 +200,14 @@ impl<B: Backend> SruppAttention<B> {
         let z = z.reshape([s_len * b, dp]);
         let w = self.linear2.weight.val().cast(z.dtype()); // (d', 2d')
         let half = |cols: core::ops::Range<usize>| {
-            let mut y = z.clone().matmul(w.clone().slice(s![.., cols.clone()]));
-            if let Some(bias) = &self.linear2.bias {
-                y = y + bias
-                    .val()
-                    .cast(z.dtype())
-                    .slice(s![cols])
-                    .unsqueeze_dim::<2>(0);
-            }
-            y.reshape([s_len, b, dp])
+            let bias = self
+                .linear2
+                .bias
+                .as_ref()
+                .map(|b| b.val().cast(z.dtype()).slice(s![cols.clone()]));
+            sru_kernel::linear(z.clone(), w.clone().slice(s![.., cols]), bias)
+                .expect("W2's halves fit z by construction")
+                .reshape([s_len, b, dp])
         };
         (half(0..dp), half(dp..2 * dp))
     }

@@ -3,14 +3,16 @@
 //! with a broadcast weight; its weight gradient is then L outer products summed afterwards
 //! (an `(L, in, out)` temporary). Flattened, forward and both gradients are single matrix
 //! products. The weight and bias are cast to the input's dtype (no-ops unless under
-//! [`crate::Autocast`]), so the product runs in the activations' precision.
+//! [`crate::Autocast`]), so the product runs in the activations' precision. The product is
+//! sru-kernel's [`sru_kernel::linear`]: Burn's `linear` under autodiff and on the GPU, one
+//! write of the output with the bias fused on Flex.
 
 use burn::nn::Linear;
-use burn::tensor::module::linear;
-use burn::tensor::{Tensor, backend::Backend};
+use burn::tensor::Tensor;
+use sru_kernel::FusedKernels;
 
 /// `lin(x)` for `x (L, B, in)`, in the dtype of `x`.
-pub(crate) fn linear_seq<B: Backend>(lin: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+pub(crate) fn linear_seq<B: FusedKernels>(lin: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let [l, b, d] = x.dims();
     let y = linear_2d(lin, x.reshape([l * b, d]));
     let out = y.dims()[1];
@@ -18,11 +20,12 @@ pub(crate) fn linear_seq<B: Backend>(lin: &Linear<B>, x: Tensor<B, 3>) -> Tensor
 }
 
 /// `lin(x)` for `x (N, in)`, in the dtype of `x`.
-pub(crate) fn linear_2d<B: Backend>(lin: &Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+pub(crate) fn linear_2d<B: FusedKernels>(lin: &Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
     let dtype = x.dtype();
-    linear(
+    sru_kernel::linear(
         x,
         lin.weight.val().cast(dtype),
         lin.bias.as_ref().map(|b| b.val().cast(dtype)),
     )
+    .expect("a Linear's weight and bias fit its input (checked when the layer is built)")
 }

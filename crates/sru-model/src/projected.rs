@@ -7,6 +7,7 @@ use crate::linear::linear_seq;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{Tensor, backend::Backend};
+use sru_kernel::FusedKernels;
 
 /// Options of [`ProjectedLinear`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,7 +56,7 @@ pub struct ProjectedLinear<B: Backend> {
     pub dropout: Dropout,
 }
 
-impl<B: Backend> ProjectedLinear<B> {
+impl<B: FusedKernels> ProjectedLinear<B> {
     /// # Shapes
     /// `x (L, B, in)` → `U (L, B, out)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {

@@ -4,10 +4,12 @@
 //! - [`forward`] and [`backward`]: the recurrence over those items (rayon over items);
 //! - [`simd`]: run-time choice of the AVX2 builds and const-generic dispatch of the options;
 //! - [`shared`]: the unsafe buffer plumbing the parallel items write through;
-//! - [`real`]: f32/f64 arithmetic; `flex`: the binding to Burn's Flex backend.
+//! - [`real`]: f32/f64 arithmetic; `flex`: the binding to Burn's Flex backend;
+//! - `dense`: the fused forward ops ([`crate::FusedKernels`]) on Flex: linear and attention.
 
 mod backward;
 mod columns;
+mod dense;
 mod flex;
 mod forward;
 pub(crate) mod real;

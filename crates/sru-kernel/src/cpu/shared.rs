@@ -34,6 +34,12 @@ impl<T> Shared<T> {
         // thread; `src` is a separate borrow, so the ranges cannot overlap.
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.0.add(i), src.len()) }
     }
+
+    /// The raw pointer, for a callee (the `gemm` crate) that writes through it; the caller
+    /// states which indices that callee writes.
+    pub(crate) fn ptr(self) -> *mut T {
+        self.0
+    }
 }
 
 /// An output buffer that the work items fill completely, so it is allocated without zeroing
@@ -55,6 +61,20 @@ impl<T> Unfilled<T> {
     /// The pointer the items write through.
     pub(crate) fn shared(&mut self) -> Shared<T> {
         Shared(self.buf.as_mut_ptr())
+    }
+
+    /// Writes `row` `times` times from the start (the rows not yet written by anyone else).
+    pub(crate) fn fill_rows(&mut self, row: &[T], times: usize)
+    where
+        T: Copy,
+    {
+        assert!(
+            self.buf.is_empty() && row.len() * times <= self.len,
+            "fill_rows writes a fresh buffer's first rows"
+        );
+        for _ in 0..times {
+            self.buf.extend_from_slice(row);
+        }
     }
 
     /// The buffer, once written.

@@ -11,6 +11,7 @@ use burn_cubecl::{
 use cubecl::{CubeCount, CubeDim};
 
 use crate::backend::{RecurrenceBackend, RecurrenceGrads, RecurrenceInputs, RecurrenceKernels};
+use crate::fused::FusedKernels;
 use crate::options::{Activation, RecurrenceConfig, Skip};
 use kernel::{sru_backward_kernel, sru_forward_kernel};
 
@@ -125,6 +126,12 @@ fn forward<R: CubeRuntime>(
         dtype.into(),
     );
     (out, save.then_some(states))
+}
+
+/// The fused forward ops from Burn's ops.
+impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FusedKernels
+    for CubeBackend<R, F, I, BT>
+{
 }
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> RecurrenceBackend
