@@ -105,8 +105,6 @@ pub fn preset(name: &str) -> Result<LmConfig, ModelError> {
             n_d: 256,
             n_proj: 64,
             depth: 4,
-            dropout: 0.1,
-            attn_dropout: 0.1,
             ..Default::default()
         },
         "tiny" => LmConfig {
