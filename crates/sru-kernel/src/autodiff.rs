@@ -61,7 +61,7 @@ impl<B: RecurrenceKernels> Backward<B, 5> for RecurrenceBackward {
 #[derive(Debug)]
 struct LinearBackward;
 
-/// What the linear backward needs: the input, the weight and whether a bias took part.
+/// What the linear backward needs: the input and the weight.
 #[derive(Debug, Clone)]
 struct LinearSaved<B: FusedKernels> {
     x: FloatTensor<B>,

@@ -1,4 +1,4 @@
-//! Forward-only fused operations of the SRU++ layer, for inference:
+//! Fused operations of the SRU++ layer (linear also differentiated, by hand):
 //!
 //! ```text
 //! linear(x, W, b)             = x W + b                          x (N, in), W (in, out)

@@ -4,8 +4,8 @@
 //! (an `(L, in, out)` temporary). Flattened, forward and both gradients are single matrix
 //! products. The weight and bias are cast to the input's dtype (no-ops unless under
 //! [`crate::Autocast`]), so the product runs in the activations' precision. The product is
-//! sru-kernel's [`sru_kernel::linear`]: Burn's `linear` under autodiff and on the GPU, one
-//! write of the output with the bias fused on Flex.
+//! sru-kernel's [`sru_kernel::linear`]: Burn's `linear` on the GPU; on Flex (also under
+//! autodiff, with a hand-written backward) one write of each output, the bias fused.
 
 use burn::nn::Linear;
 use burn::tensor::Tensor;

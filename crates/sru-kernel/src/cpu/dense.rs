@@ -16,6 +16,7 @@ use burn::tensor::{DType, Shape, TensorData};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
+use super::flex::Held;
 use super::real::{Real, exp_f32};
 use super::shared::Unfilled;
 use super::simd::simd_variant;
@@ -164,13 +165,9 @@ unsafe fn product<T: Dense>(
     }
 }
 
-/// A tensor's elements as `T`, contiguous (converting the dtype if it differs).
-fn contiguous<T: Dense>(t: &FlexTensor) -> Vec<T> {
-    t.clone()
-        .into_data()
-        .convert::<T>()
-        .to_vec::<T>()
-        .expect("sru-kernel: converted data has the requested element type")
+/// A small operand (bias, mask) contiguous and in `T` (a copy only when it is not already).
+fn held<T: Dense>(t: &FlexTensor) -> Held {
+    Held::new(t, T::dtype())
 }
 
 fn linear<T: Dense>(x: &FlexTensor, w: &FlexTensor, bias: Option<&FlexTensor>) -> FlexTensor {
@@ -178,8 +175,8 @@ fn linear<T: Dense>(x: &FlexTensor, w: &FlexTensor, bias: Option<&FlexTensor>) -
     let n = w.layout().shape()[1];
     let (xs, ws) = (x.storage::<T>(), w.storage::<T>());
     let (lhs, rhs) = (Matrix::of(x, xs, 0, 0, 1), Matrix::of(w, ws, 0, 0, 1));
-    let bias = bias.map(contiguous::<T>);
-    product_into_new(m, n, k, lhs, rhs, bias.as_deref())
+    let bias = bias.map(held::<T>);
+    product_into_new(m, n, k, lhs, rhs, bias.as_ref().map(Held::slice))
 }
 
 /// `lhs (m, k) · rhs (k, n)` [+ `bias (n)` on every row] into a new row-major buffer, written
@@ -325,7 +322,8 @@ fn attention<T: Dense>(
     let shape = q.layout().shape();
     let (n, l, hd) = (shape[0], shape[1], shape[2]);
     let s = k.layout().shape()[1];
-    let mask = mask.map(contiguous::<T>);
+    let mask = mask.map(held::<T>);
+    let mask = mask.as_ref().map(Held::slice::<T>);
     let (qs, ks, vs) = (q.storage::<T>(), k.storage::<T>(), v.storage::<T>());
     let mut out: Unfilled<T> = Unfilled::new(l * n * hd);
     let dst = out.shared();
@@ -352,7 +350,7 @@ fn attention<T: Dense>(
         // SAFETY: written just above.
         let mut scores = unsafe { scores.filled() };
         for (i, row) in scores.chunks_exact_mut(s).enumerate() {
-            let m = mask.as_deref().map(|m| &m[(r0 + i) * s..(r0 + i + 1) * s]);
+            let m = mask.map(|m| &m[(r0 + i) * s..(r0 + i + 1) * s]);
             softmax_row(row, m);
         }
         let p = Matrix {

@@ -13,10 +13,10 @@ use crate::backend::{RecurrenceBackend, RecurrenceGrads, RecurrenceInputs, Recur
 use crate::options::RecurrenceConfig;
 
 /// A tensor made contiguous and of the compute dtype, kept alive while its slice is borrowed.
-struct Held(FlexTensor);
+pub(super) struct Held(FlexTensor);
 
 impl Held {
-    fn new(t: &FlexTensor, compute: DType) -> Self {
+    pub(super) fn new(t: &FlexTensor, compute: DType) -> Self {
         if t.dtype() != compute {
             let data = t.clone().into_data();
             let data = match compute {
@@ -28,7 +28,7 @@ impl Held {
         Self(t.to_contiguous())
     }
 
-    fn slice<T: Real + burn::tensor::Element>(&self) -> &[T] {
+    pub(super) fn slice<T: Real + burn::tensor::Element>(&self) -> &[T] {
         self.0
             .as_slice::<T>()
             .expect("sru-kernel: a contiguous tensor of the compute dtype")
