@@ -23,7 +23,7 @@ fn bench(c: &mut Criterion) {
             ..LmConfig::default()
         };
         let model = config.init::<A>(&dev).expect("model");
-        let layer = &model.rnn.rnn_lst[0];
+        let layer = &model.as_srupp().expect("an SRU++ model").rnn.rnn_lst[0];
         let x = Tensor::<A, 3>::random([l, b, d], Distribution::Normal(0.0, 1.0), &dev);
         let memory = Tensor::<A, 3>::random([l, b, d], Distribution::Normal(0.0, 1.0), &dev);
         let masks = AttentionMasks {

@@ -14,7 +14,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use sru_kernel::RecurrenceBackend;
-use sru_model::{LanguageModel, LmConfig, SruppState};
+use sru_model::{LanguageModel, LmConfig, LmState};
 use sru_train::{
     Precision, Segment, TrainConfig, TrainError, TrainStep, TrainStream, TrainingBackend,
     score_segment,
@@ -178,7 +178,7 @@ impl<'a, B: TrainingBackend> TrainBench<'a, B> {
 /// An inference (scoring) step, repeated, with the state carried and the evaluation mask.
 pub struct InferBench<B: RecurrenceBackend> {
     model: LanguageModel<B>,
-    state: Option<SruppState<B>>,
+    state: Option<LmState<B>>,
     segment: Segment<B>,
     window: usize,
 }

@@ -32,7 +32,7 @@ fn main() -> Result<(), sru_model::ModelError> {
     println!(
         "mean NLL on the prompt (untrained): {:.3} nats; state c: {:?}",
         loss.into_scalar(),
-        state.c.dims()
+        state.c.as_ref().map(|c| c.dims())
     );
 
     // Generate 8 bytes greedily, feeding one token at a time with a bounded attention window.

@@ -11,15 +11,15 @@ use burn::tensor::{Int, Tensor, TensorData, backend::Backend, s};
 use sru_kernel::RecurrenceBackend;
 
 use crate::error::ModelError;
-use crate::lm::LanguageModel;
+use crate::model::LanguageModel;
 use crate::sample::Sampler;
-use crate::state::SruppState;
+use crate::state::LmState;
 
 /// Incremental decoder over a [`LanguageModel`].
 #[derive(Debug)]
 pub struct Decoder<'a, B: Backend> {
     model: &'a LanguageModel<B>,
-    state: Option<SruppState<B>>,
+    state: Option<LmState<B>>,
     window: usize,
 }
 
@@ -35,7 +35,7 @@ impl<'a, B: RecurrenceBackend> Decoder<'a, B> {
 
     /// Tokens fed so far that attention can still see.
     pub fn context_len(&self) -> usize {
-        self.state.as_ref().map_or(0, SruppState::memory_len)
+        self.state.as_ref().map_or(0, LmState::memory_len)
     }
 
     /// Feeds a chunk of tokens (one stream) and returns the log-probabilities of the token
@@ -50,27 +50,9 @@ impl<'a, B: RecurrenceBackend> Decoder<'a, B> {
         let l = tokens.len();
         let t = Tensor::<B, 2, Int>::from_data(TensorData::new(tokens.to_vec(), [l, 1]), device);
         let prev = self.state.take();
-        let prev_memory = prev.as_ref().map(|s| s.memory.clone());
-        let out = self.model.forward_hidden(t, prev, Some(self.window))?;
-        // Memory for the next call: what attention saw before, plus this chunk's layer inputs,
-        // cut to the window.
-        let memory = match prev_memory {
-            Some(old) if !old.is_empty() => old
-                .into_iter()
-                .zip(out.state.memory)
-                .map(|(o, n)| Tensor::cat(vec![o, n], 0))
-                .collect(),
-            _ => out.state.memory,
-        };
-        self.state = Some(
-            SruppState {
-                c: out.state.c,
-                memory,
-            }
-            .detach()
-            .truncate_memory(self.window),
-        );
-        let v = self.model.vocab_size;
+        let out = self.model.forward_hidden(t, prev.clone(), Some(self.window))?;
+        self.state = Some(self.model.decoding_state(prev, out.state, self.window));
+        let v = self.model.vocab_size();
         Ok(self.model.log_probs(out.hidden).reshape([l, v]))
     }
 

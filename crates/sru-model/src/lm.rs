@@ -1,4 +1,4 @@
-//! The SRU++ language models (spec §3.1):
+//! The language models' configuration, and the SRU++ language models (spec §3.1):
 //!
 //! ```text
 //! e = dropout(Embedding(tokens))          (L, B, d)      adaptive input for word-level models
@@ -10,7 +10,7 @@
 //! Word-level: adaptive input and adaptive softmax ([`crate::adaptive`]), tables tied, and
 //! projections tied (WikiText-103) or not (Billion Word).
 
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::{Module, Param};
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
 };
@@ -26,7 +26,9 @@ use crate::error::ModelError;
 use crate::linear::linear_seq;
 use crate::mask::attention_mask;
 use crate::srupp::{Srupp, SruppConfig};
-use crate::state::SruppState;
+use crate::state::LmState;
+use crate::model::LanguageModel;
+use crate::txl::TxlOptions;
 
 /// A language model's configuration; saved with every checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +60,9 @@ pub struct LmConfig {
     pub attention_last_n_layers: Option<usize>,
     /// Adaptive input and softmax (word-level); `None` for byte-level.
     pub adaptive: Option<AdaptiveConfig>,
+    /// `Some`: the model is a Transformer-XL with these options (the baseline; `n_d` is its
+    /// `d_model`, `depth` its layers, and the SRU++-only settings are unused). `None`: SRU++.
+    pub transformer_xl: Option<TxlOptions>,
 }
 
 impl Default for LmConfig {
@@ -76,6 +81,7 @@ impl Default for LmConfig {
             attention_every_n_layers: 1,
             attention_last_n_layers: None,
             adaptive: None,
+            transformer_xl: None,
         }
     }
 }
@@ -117,7 +123,10 @@ impl LmConfig {
                 format!("emb_dropout must be in [0, 1), got {}", self.emb_dropout),
             ));
         }
-        self.srupp().validate()?;
+        match &self.transformer_xl {
+            Some(t) => t.validate(self)?,
+            None => self.srupp().validate()?,
+        }
         if let Some(a) = &self.adaptive {
             a.validate(self.vocab_size)?;
         }
@@ -126,6 +135,9 @@ impl LmConfig {
 
     /// Exact parameter count (tied parameters counted once).
     pub fn num_params(&self) -> usize {
+        if let Some(t) = &self.transformer_xl {
+            return t.num_params(self);
+        }
         let body = self.srupp().num_params();
         match &self.adaptive {
             None => body + 2 * self.vocab_size * self.n_d + self.vocab_size,
@@ -133,12 +145,16 @@ impl LmConfig {
         }
     }
 
-    /// Builds the model with the official initialisation.
+    /// Builds the model with the official initialisation (SRU++: the official scripts';
+    /// Transformer-XL: its `train.py`'s).
     ///
     /// # Errors
     /// [`ModelError::Config`] when the options are inconsistent.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<LanguageModel<B>, ModelError> {
         self.validate()?;
+        if let Some(t) = &self.transformer_xl {
+            return Ok(LanguageModel::TransformerXl(t.init(self, device)));
+        }
         let bound = (3.0 / self.n_d as f64).sqrt();
         let uniform = Initializer::Uniform {
             min: -bound,
@@ -160,23 +176,14 @@ impl LmConfig {
                 (InputLayer::Adaptive(input), OutputLayer::Adaptive(softmax))
             }
         };
-        Ok(LanguageModel {
+        Ok(LanguageModel::Srupp(SruppLm {
             embedding_layer,
             rnn: self.srupp().init(device)?,
             output_layer,
             drop: DropoutConfig::new(self.dropout).init(),
             vocab_size: self.vocab_size,
             autocast: Autocast::Off,
-        })
-    }
-}
-
-/// Draws every lazily initialised parameter (see [`LanguageModel::materialized`]).
-struct Materialize;
-
-impl<B: Backend> ModuleMapper<B> for Materialize {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        param.map(|t| t)
+        }))
     }
 }
 
@@ -201,7 +208,7 @@ pub enum OutputLayer<B: Backend> {
 /// An SRU++ language model; parameter paths follow the official scripts
 /// (`embedding_layer.*`, `rnn.rnn_lst.{i}.*`, `output_layer.*`).
 #[derive(Module, Debug)]
-pub struct LanguageModel<B: Backend> {
+pub struct SruppLm<B: Backend> {
     /// Token embedding.
     pub embedding_layer: InputLayer<B>,
     /// The SRU++ stack.
@@ -223,25 +230,10 @@ pub struct LmOutput<B: Backend> {
     /// Hidden states of the last layer `(L, B, d)` (after SRU++, before dropout).
     pub hidden: Tensor<B, 3>,
     /// The state to pass to the next segment (not detached).
-    pub state: SruppState<B>,
+    pub state: LmState<B>,
 }
 
-impl<B: RecurrenceBackend> LanguageModel<B> {
-    /// The model with every parameter drawn now. Burn initialises a parameter lazily, at its
-    /// first use, and each clone of a not-yet-initialised parameter draws its own values: copies
-    /// of a fresh model (one per device, a model and its inference copy) would differ, and the
-    /// values would depend on the order of first use. A model that is about to load weights
-    /// needs no drawing (and consumes no random numbers without it).
-    pub fn materialized(self) -> Self {
-        self.map(&mut Materialize)
-    }
-
-    /// The model computing under `autocast` (its parameters unchanged).
-    pub fn with_autocast(mut self, autocast: Autocast) -> Self {
-        self.autocast = autocast;
-        self
-    }
-
+impl<B: RecurrenceBackend> SruppLm<B> {
     /// Width d.
     pub fn width(&self) -> usize {
         self.rnn.rnn_lst[0].output_size()
@@ -253,39 +245,23 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
     }
 
     /// A zero state for `batch` streams (no memory yet).
-    pub fn zero_state(&self, batch: usize, device: &B::Device) -> SruppState<B> {
-        SruppState {
-            c: Tensor::zeros([self.depth(), batch, self.width()], device),
+    pub fn zero_state(&self, batch: usize, device: &B::Device) -> LmState<B> {
+        LmState {
+            c: Some(Tensor::zeros([self.depth(), batch, self.width()], device)),
             memory: Vec::new(),
         }
     }
 
-    /// Runs the embedding and the SRU++ body on one segment of tokens `(L, B)`.
+    /// Runs the embedding and the SRU++ body on one segment of tokens `(L, B)` (ids not
+    /// checked here: [`LanguageModel::forward_hidden`] checks dense ids, the adaptive input
+    /// checks its ids on the host, where it reads them anyway).
     ///
     /// `window`: `None` for the causal training mask over memory + segment, `Some(w)` for the
     /// evaluation mask (a sliding window of w + 1 positions).
-    ///
-    /// # Errors
-    /// A token outside the vocabulary ([`ModelError::TokenOutOfRange`]); shape mismatches
-    /// between tokens and state.
-    pub fn forward_hidden(
+    pub(crate) fn run(
         &self,
         tokens: Tensor<B, 2, Int>,
-        state: Option<SruppState<B>>,
-        window: Option<usize>,
-    ) -> Result<LmOutput<B>, ModelError> {
-        if let InputLayer::Dense(_) = self.embedding_layer {
-            check_ids(&[(&tokens, "input")], self.vocab_size)?;
-        }
-        self.run(tokens, state, window)
-    }
-
-    /// [`Self::forward_hidden`] without the device-side id check of dense inputs (the
-    /// adaptive input checks its ids on the host, where it reads them anyway).
-    fn run(
-        &self,
-        tokens: Tensor<B, 2, Int>,
-        state: Option<SruppState<B>>,
+        state: Option<LmState<B>>,
         window: Option<usize>,
     ) -> Result<LmOutput<B>, ModelError> {
         let [l, _] = tokens.dims();
@@ -305,7 +281,7 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
         let dtype = emb.dtype();
         let device = emb.device();
         let (c0, memory) = match state {
-            Some(s) => (Some(s.c), (!s.memory.is_empty()).then_some(s.memory)),
+            Some(s) => (s.c, (!s.memory.is_empty()).then_some(s.memory)),
             None => (None, None),
         };
         let m = memory.as_ref().map_or(0, |mem| mem[0].dims()[0]);
@@ -316,8 +292,8 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
         let out = self.rnn.forward(emb, c0, memory.as_deref(), &masks)?;
         Ok(LmOutput {
             hidden: out.h,
-            state: SruppState {
-                c: out.c,
+            state: LmState {
+                c: Some(out.c),
                 memory: out.saved_inputs,
             },
         })
@@ -332,23 +308,9 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
         }
     }
 
-    /// Per-token negative log-likelihood `(L, B)` of `targets` given hidden states.
-    ///
-    /// # Errors
-    /// A target outside the vocabulary ([`ModelError::TokenOutOfRange`]).
-    pub fn token_nll(
-        &self,
-        hidden: Tensor<B, 3>,
-        targets: Tensor<B, 2, Int>,
-    ) -> Result<Tensor<B, 2>, ModelError> {
-        if let OutputLayer::Dense(_) = self.output_layer {
-            check_ids(&[(&targets, "target")], self.vocab_size)?;
-        }
-        self.nll(hidden, targets)
-    }
-
-    /// [`Self::token_nll`] without the device-side id check of dense targets.
-    fn nll(
+    /// Per-token negative log-likelihood `(L, B)` of `targets` given hidden states (ids
+    /// not checked here).
+    pub(crate) fn nll(
         &self,
         hidden: Tensor<B, 3>,
         targets: Tensor<B, 2, Int>,
@@ -366,44 +328,11 @@ impl<B: RecurrenceBackend> LanguageModel<B> {
             OutputLayer::Adaptive(s) => s.nll(h, targets),
         }
     }
-
-    /// One training/evaluation segment: mean cross-entropy per token and the next state.
-    ///
-    /// Dense inputs and targets are checked against the vocabulary first, with one read-back
-    /// for both (the adaptive layers check on the host, where they read the ids anyway).
-    ///
-    /// # Errors
-    /// Shape mismatches; a token or target outside the vocabulary.
-    pub fn loss(
-        &self,
-        tokens: Tensor<B, 2, Int>,
-        targets: Tensor<B, 2, Int>,
-        state: Option<SruppState<B>>,
-        window: Option<usize>,
-    ) -> Result<(Tensor<B, 1>, SruppState<B>), ModelError> {
-        if tokens.dims() != targets.dims() {
-            return Err(ModelError::Shape {
-                name: "targets".into(),
-                actual: targets.dims().to_vec(),
-                expected: tokens.dims().to_vec(),
-            });
-        }
-        let mut dense = Vec::new();
-        if let InputLayer::Dense(_) = self.embedding_layer {
-            dense.push((&tokens, "input"));
-        }
-        if let OutputLayer::Dense(_) = self.output_layer {
-            dense.push((&targets, "target"));
-        }
-        check_ids(&dense, self.vocab_size)?;
-        let out = self.run(tokens, state, window)?;
-        Ok((self.nll(out.hidden, targets)?.mean(), out.state))
-    }
 }
 
 /// Checks that every id of the `(ids, role)` tensors lies in `[0, vocab_size)`: one device
 /// reduction read back as a single count, and the offending id looked up only on failure.
-fn check_ids<B: Backend>(
+pub(crate) fn check_ids<B: Backend>(
     tensors: &[(&Tensor<B, 2, Int>, &'static str)],
     vocab_size: usize,
 ) -> Result<(), ModelError> {

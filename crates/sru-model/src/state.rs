@@ -1,23 +1,25 @@
-//! The recurrent state a caller carries from segment to segment: the last cell state `c` of
-//! every layer and every layer's memory (its inputs of the previous segment). The model never
-//! keeps it; detaching (cutting the gradient at the segment boundary) is explicit.
+//! The state a caller carries from segment to segment. SRU++: the last cell state `c` of
+//! every layer and every layer's memory (its inputs of the previous segment). Transformer-XL:
+//! no `c`, and `n_layer + 1` memories (the last `mem_len` steps of every layer's input and of
+//! the last output). The model never keeps it; detaching (cutting the gradient at the segment
+//! boundary) is explicit.
 
 use burn::tensor::{Tensor, backend::Backend, s};
 
-/// State of an SRU++ stack between segments.
+/// State of a language model between segments.
 #[derive(Debug, Clone)]
-pub struct SruppState<B: Backend> {
-    /// `(layers, B, D)`.
-    pub c: Tensor<B, 3>,
+pub struct LmState<B: Backend> {
+    /// SRU++: the cell state `(layers, B, D)`; `None` for a Transformer-XL.
+    pub c: Option<Tensor<B, 3>>,
     /// Per layer, `(M, B, in_i)`; empty before the first segment.
     pub memory: Vec<Tensor<B, 3>>,
 }
 
-impl<B: Backend> SruppState<B> {
+impl<B: Backend> LmState<B> {
     /// Cuts the gradient at the segment boundary (truncated back-propagation through time).
     pub fn detach(self) -> Self {
         Self {
-            c: self.c.detach(),
+            c: self.c.map(Tensor::detach),
             memory: self.memory.into_iter().map(Tensor::detach).collect(),
         }
     }

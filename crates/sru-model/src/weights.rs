@@ -37,16 +37,31 @@ pub trait OfficialWeights<B: Backend>: Module<B> + ModuleSnapshot<B> + Sized {
     fn tied_duplicates(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+
+    /// Where this model's paths differ from the official names: `(fragment of the Burn path,
+    /// the official fragment)`, e.g. a field for an `nn.Sequential` index.
+    fn renames(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// `name` with every `from` fragment of `renames` replaced by its `to` (`forward`) or back.
+fn rename(name: String, renames: &[(String, String)], forward: bool) -> String {
+    renames.iter().fold(name, |n, (burn, official)| {
+        let (from, to) = if forward { (burn, official) } else { (official, burn) };
+        n.replace(from.as_str(), to)
+    })
 }
 
 /// The model's parameters and buffers under the official names, in PyTorch layout.
 pub fn state_dict<B: Backend, M: OfficialWeights<B>>(model: &M) -> Result<StateDict, ModelError> {
     let mut out = model.buffers();
+    let renames = model.renames();
     for snap in model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true) {
         let data = snap.to_data().map_err(|e| {
             ModelError::weights("state_dict", format!("{}: {e:?}", snap.full_path()))
         })?;
-        out.insert(snap.full_path(), data);
+        out.insert(rename(snap.full_path(), &renames, true), data);
     }
     for (duplicate, source) in model.tied_duplicates() {
         if let Some(data) = out.get(&source).cloned() {
@@ -71,6 +86,7 @@ pub fn load_state_dict<B: Backend, M: OfficialWeights<B>>(
     let mut problems = Vec::new();
     let mut snapshots = Vec::new();
     let duplicates: BTreeMap<String, String> = model.tied_duplicates().into_iter().collect();
+    let renames = model.renames();
     for (duplicate, source) in &duplicates {
         if let (Some(dup), Some(src)) = (tensors.get(duplicate), tensors.get(source))
             && (dup.shape != src.shape || to_f64(dup) != to_f64(src))
@@ -113,6 +129,7 @@ pub fn load_state_dict<B: Backend, M: OfficialWeights<B>>(
                 None => name.clone(),
             },
         };
+        let burn_name = rename(burn_name, &renames, false);
         let path = burn_name.split('.').map(str::to_owned).collect();
         snapshots.push(TensorSnapshot::from_data(
             data,

@@ -39,7 +39,7 @@ fn token_by_token_decoding_equals_one_full_forward() {
     // alpha = 0 would switch attention off: make it matter.
     let model = {
         let mut m = model;
-        for cell in &mut m.rnn.rnn_lst {
+        for cell in &mut m.as_srupp_mut().unwrap().rnn.rnn_lst {
             if let TransformModule::Attention(a) = &mut cell.transform_module {
                 a.alpha = a.alpha.clone().map(|t| t.add_scalar(0.8));
             }
@@ -89,7 +89,7 @@ fn fresh_model_has_the_official_initialisation() {
     };
     let model = cfg.init::<B>(&Default::default()).unwrap();
     let v = |t: Tensor<B, 1>| t.into_data().convert::<f32>().to_vec::<f32>().unwrap();
-    for (i, cell) in model.rnn.rnn_lst.iter().enumerate() {
+    for (i, cell) in model.as_srupp().unwrap().rnn.rnn_lst.iter().enumerate() {
         let wc = v(cell.weight_c.val());
         assert!(
             wc.iter().all(|x| x.abs() <= 1.0) && wc.iter().any(|x| x.abs() > 0.5),
@@ -126,7 +126,7 @@ fn fresh_model_has_the_official_initialisation() {
             "W3 max {max} vs bound {bound}"
         );
     }
-    let InputLayer::Dense(emb) = &model.embedding_layer else {
+    let InputLayer::Dense(emb) = &model.as_srupp().unwrap().embedding_layer else {
         panic!()
     };
     let e = emb
@@ -218,7 +218,7 @@ fn adaptive_softmax_is_a_distribution_and_nll_agrees_with_it() {
     assert!(d < 1e-5, "cluster-wise NLL vs full log-softmax: {d}");
     // Gradients reach the tied tables through both the input and the softmax.
     let grads = nll.mean().backward();
-    let sru_model::OutputLayer::Adaptive(s) = &model.output_layer else {
+    let sru_model::OutputLayer::Adaptive(s) = &model.as_srupp().unwrap().output_layer else {
         panic!()
     };
     assert!(s.out_layers[1].weight.grad(&grads).is_some());
@@ -270,7 +270,7 @@ fn wrong_state_shape_is_an_error_not_a_panic() {
     let dev = Default::default();
     let model = preset("tiny").unwrap().init::<B>(&dev).unwrap();
     let mut state = model.zero_state(3, &dev);
-    state.c = Tensor::zeros([2, 2, 64], &dev); // batch 2, tokens have batch 1
+    state.c = Some(Tensor::zeros([2, 2, 64], &dev)); // batch 2, tokens have batch 1
     let e = model
         .forward_hidden(tokens(&[1, 2, 3]), Some(state), None)
         .unwrap_err()

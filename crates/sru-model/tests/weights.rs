@@ -49,7 +49,7 @@ fn io() -> (Tensor<B, 2, Int>, Vec<f64>) {
 
 fn logits(model: &LanguageModel<B>, tokens: Tensor<B, 2, Int>) -> Vec<f64> {
     let out = model.forward_hidden(tokens, None, None).unwrap();
-    let OutputLayer::Dense(lin) = &model.output_layer else {
+    let OutputLayer::Dense(lin) = &model.as_srupp().unwrap().output_layer else {
         panic!("byte model")
     };
     lin.forward(out.hidden)

@@ -18,7 +18,7 @@ use crate::error::ParityError;
 use crate::fixture::{Fixture, StoredTensor};
 use crate::host::{to_f64, to_tensor};
 
-fn cfg_err(fx: &Fixture, why: impl Into<String>) -> ParityError {
+pub(crate) fn cfg_err(fx: &Fixture, why: impl Into<String>) -> ParityError {
     ParityError::Config {
         case: fx.name.clone(),
         why: why.into(),
@@ -64,7 +64,7 @@ fn srupp_config(fx: &Fixture) -> Result<SruppConfig, ParityError> {
 }
 
 /// `param.*` and `buffer.*` tensors under their official names, with `prefix` removed.
-fn state_dict(fx: &Fixture) -> StateDict {
+pub(crate) fn state_dict(fx: &Fixture) -> StateDict {
     fx.tensors
         .iter()
         .filter_map(|(k, t)| {
@@ -89,7 +89,7 @@ fn bool_tensor<B: Backend>(t: &StoredTensor, device: &B::Device) -> Tensor<B, 2,
     )
 }
 
-fn int_tensor<B: Backend>(t: &StoredTensor, device: &B::Device) -> Tensor<B, 2, Int> {
+pub(crate) fn int_tensor<B: Backend>(t: &StoredTensor, device: &B::Device) -> Tensor<B, 2, Int> {
     Tensor::from_data(
         TensorData::new(
             t.values.iter().map(|&v| v as i64).collect(),
@@ -99,14 +99,14 @@ fn int_tensor<B: Backend>(t: &StoredTensor, device: &B::Device) -> Tensor<B, 2, 
     )
 }
 
-struct Checker<'a> {
-    fx: &'a Fixture,
-    tol: f64,
-    out: Vec<Comparison>,
+pub(crate) struct Checker<'a> {
+    pub(crate) fx: &'a Fixture,
+    pub(crate) tol: f64,
+    pub(crate) out: Vec<Comparison>,
 }
 
 impl Checker<'_> {
-    fn cmp(&mut self, name: &str, values: Vec<f64>) -> Result<(), ParityError> {
+    pub(crate) fn cmp(&mut self, name: &str, values: Vec<f64>) -> Result<(), ParityError> {
         let reference = &self.fx.tensor(name)?.values;
         self.out
             .push(Comparison::new(name, &values, reference, self.tol));
@@ -114,7 +114,7 @@ impl Checker<'_> {
     }
 
     /// Compares every `grad.<name>` with the gradient of the parameter of that official name.
-    fn grads<B: RecurrenceAutodiffBackend, M: OfficialWeights<B>>(
+    pub(crate) fn grads<B: RecurrenceAutodiffBackend, M: OfficialWeights<B>>(
         &mut self,
         model: &M,
         grads: &B::Gradients,
@@ -272,7 +272,7 @@ fn official_state_dict(fx: &Fixture) -> Result<StateDict, ParityError> {
 
 /// Checks that the model exports exactly the keys of the official checkpoint
 /// (`config.state_dict_names`), when the fixture lists them.
-fn check_export<B: Backend, M: OfficialWeights<B>>(
+pub(crate) fn check_export<B: Backend, M: OfficialWeights<B>>(
     fx: &Fixture,
     model: &M,
 ) -> Result<(), ParityError> {
@@ -333,6 +333,7 @@ pub fn run_lm<B: RecurrenceAutodiffBackend>(
                 .ok_or_else(|| cfg_err(fx, "`emb_dropout` is not a number"))?,
             None => 0.0,
         },
+        transformer_xl: None,
     };
     let model = config
         .init::<B>(device)
@@ -360,7 +361,7 @@ pub fn run_lm<B: RecurrenceAutodiffBackend>(
         let [l, _] = x.dims();
         let m = state
             .as_ref()
-            .map_or(0, |st: &sru_model::SruppState<B>| st.memory_len());
+            .map_or(0, |st: &sru_model::LmState<B>| st.memory_len());
         ck.cmp(
             &format!("seg{seg}.attn_mask"),
             to_f64(attention_mask::<B>(l, m, window, dtype, device)),
@@ -369,7 +370,7 @@ pub fn run_lm<B: RecurrenceAutodiffBackend>(
             .forward_hidden(x, state.take(), window)
             .map_err(model_err)?;
         ck.cmp(&format!("seg{seg}.h"), to_f64(out.hidden.clone()))?;
-        if let OutputLayer::Dense(lin) = &model.output_layer {
+        if let Some(OutputLayer::Dense(lin)) = model.as_srupp().map(|m| &m.output_layer) {
             ck.cmp(
                 &format!("seg{seg}.logits"),
                 to_f64(lin.forward(out.hidden.clone())),
@@ -383,7 +384,8 @@ pub fn run_lm<B: RecurrenceAutodiffBackend>(
             Some(t) => t + loss,
             None => loss,
         });
-        ck.cmp(&format!("seg{seg}.c"), to_f64(out.state.c.clone()))?;
+        let c = out.state.c.clone().ok_or_else(|| cfg_err(fx, "the SRU++ model returned no c"))?;
+        ck.cmp(&format!("seg{seg}.c"), to_f64(c))?;
         for (i, t) in out.state.memory.iter().enumerate() {
             ck.cmp(&format!("seg{seg}.saved_inputs.{i}"), to_f64(t.clone()))?;
         }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use burn::tensor::{DType, ElementConversion, Int, Tensor};
 use sru_data::{Batches, Split, StreamSpec, TokenCache};
 use sru_kernel::RecurrenceBackend;
-use sru_model::{LanguageModel, SruppState};
+use sru_model::{LanguageModel, LmState};
 
 use crate::error::TrainError;
 
@@ -65,9 +65,9 @@ pub fn score_segment<B: RecurrenceBackend>(
     model: &LanguageModel<B>,
     tokens: Tensor<B, 2, Int>,
     targets: Tensor<B, 2, Int>,
-    state: Option<SruppState<B>>,
+    state: Option<LmState<B>>,
     window: usize,
-) -> Result<(f64, SruppState<B>), TrainError> {
+) -> Result<(f64, LmState<B>), TrainError> {
     let out = model.forward_hidden(tokens, state, Some(window))?;
     let nll = model
         .token_nll(out.hidden, targets)?
@@ -93,7 +93,7 @@ pub fn evaluate<B: RecurrenceBackend>(
     let t0 = Instant::now();
     let stream = Batches::eval(cache, spec.split, StreamSpec::new(spec.batch, spec.unroll))?;
     let total = spec.tokens_of(&stream);
-    let mut state: Option<SruppState<B>> = None;
+    let mut state: Option<LmState<B>> = None;
     let (mut nll, mut tokens) = (0.0f64, 0u64);
     for batch in stream.pass() {
         if tokens >= total {

@@ -16,7 +16,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Int, Tensor};
 use rand::Rng;
 use rand_pcg::Pcg64;
-use sru_model::{Autocast, LanguageModel, SruppState};
+use sru_model::{Autocast, LanguageModel, LmState};
 
 use crate::TrainingBackend;
 use crate::adam::{Adam, AdamConfig};
@@ -103,7 +103,7 @@ pub struct StepState<B: Backend> {
     /// The f16 loss scale (1 otherwise).
     pub loss_scale: LossScale,
     /// The recurrent state carried into the next segment.
-    pub carry: Option<SruppState<B>>,
+    pub carry: Option<LmState<B>>,
 }
 
 /// The recipe's settings that one update reads.
