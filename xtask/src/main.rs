@@ -10,6 +10,7 @@ mod bench;
 mod corpus;
 mod data;
 mod eval;
+mod experiment;
 mod generate;
 mod gpu_check;
 mod params;
@@ -35,8 +36,10 @@ struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Train an SRU++ language model (no arguments: `small` on the bundled excerpt, CPU).
+    /// Train a language model (no arguments: SRU++ `small` on the bundled excerpt, CPU).
     Train(train::Train),
+    /// SRU++ against a Transformer-XL of the same size under one compute budget.
+    Experiment(experiment::Experiment),
     /// Benchmarks with stable output (`bench train-step --json`).
     Bench(bench::Bench),
     /// Score a split with a trained model: loss, bits per token, perplexity.
@@ -57,6 +60,7 @@ fn main() -> anyhow::Result<()> {
     alloc::keep_freed_memory();
     match Cli::parse().command {
         Command::Train(c) => c.run(),
+        Command::Experiment(c) => c.run(),
         Command::Eval(c) => c.run(),
         Command::Bench(c) => c.run(),
         Command::Generate(c) => c.run(),

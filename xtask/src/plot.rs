@@ -1,5 +1,7 @@
 //! `curves.png`: training and validation bits per token (or perplexity, for word-level
-//! runs) against the update, drawn from the run's `metrics.jsonl` with plotters.
+//! runs) against the update, the training FLOPs or the training seconds, drawn from the run's
+//! `metrics.jsonl` with plotters; and the experiment's `report.png`, validation curves of
+//! several runs against FLOPs and against seconds.
 
 use std::path::Path;
 
@@ -20,11 +22,41 @@ fn ensure_font() {
     });
 }
 
-/// Draws `run_dir/curves.png` (nothing when no metric was logged yet).
+/// What the curves are drawn against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum XAxis {
+    /// Updates.
+    #[default]
+    Updates,
+    /// Cumulative training FLOPs.
+    Flops,
+    /// Training seconds.
+    Seconds,
+}
+
+impl XAxis {
+    fn of(self, m: &sru_train::MetricLine) -> f64 {
+        match self {
+            XAxis::Updates => m.step as f64,
+            XAxis::Flops => m.train_flops.unwrap_or(f64::NAN),
+            XAxis::Seconds => m.elapsed_s,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            XAxis::Updates => "update",
+            XAxis::Flops => "training FLOPs",
+            XAxis::Seconds => "training seconds",
+        }
+    }
+}
+
+/// Draws `run_dir/curves.png` against `axis` (nothing when no metric was logged yet).
 ///
 /// # Errors
 /// Unreadable metrics, drawing or encoding failures.
-pub fn curves(run_dir: &Path) -> Result<()> {
+pub fn curves_against(run_dir: &Path, axis: XAxis) -> Result<()> {
     let lines = sru_train::metrics::read(run_dir)?;
     if lines.is_empty() {
         return Ok(());
@@ -41,7 +73,8 @@ pub fn curves(run_dir: &Path) -> Result<()> {
         lines
             .iter()
             .filter(|m| m.split == split)
-            .map(|m| (m.step as f64, value(m)))
+            .map(|m| (axis.of(m), value(m)))
+            .filter(|p| p.0.is_finite())
             .collect()
     };
     let train = series("train");
@@ -71,7 +104,7 @@ pub fn curves(run_dir: &Path) -> Result<()> {
         .map_err(|e| err(&e))?;
     chart
         .configure_mesh()
-        .x_desc("update")
+        .x_desc(axis.label())
         .y_desc(label)
         .label_style(("sans-serif", 14))
         .draw()
@@ -98,6 +131,77 @@ pub fn curves(run_dir: &Path) -> Result<()> {
         .label_font(("sans-serif", 14))
         .draw()
         .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// Draws `path`: on the left every run's validation bits per token against training FLOPs,
+/// on the right against training seconds. `runs`: (label, metrics lines).
+///
+/// # Errors
+/// Drawing or encoding failures.
+pub fn experiment_figure(path: &Path, runs: &[(String, Vec<sru_train::MetricLine>)]) -> Result<()> {
+    ensure_font();
+    let err = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
+    let root = BitMapBackend::new(path, (1400, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let panels = root.split_evenly((1, 2));
+    let colors = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    for (panel, axis) in panels.iter().zip([XAxis::Flops, XAxis::Seconds]) {
+        let series: Vec<(String, Vec<(f64, f64)>)> = runs
+            .iter()
+            .map(|(label, lines)| {
+                let pts = lines
+                    .iter()
+                    .filter(|m| m.split == "valid")
+                    .map(|m| (axis.of(m), m.bpc))
+                    .filter(|p| p.0.is_finite())
+                    .collect();
+                (label.clone(), pts)
+            })
+            .collect();
+        let pts: Vec<&(f64, f64)> = series.iter().flat_map(|s| &s.1).collect();
+        if pts.is_empty() {
+            continue;
+        }
+        let max_x = pts.iter().map(|p| p.0).fold(1.0, f64::max);
+        let min_y = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        let max_y = pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+        let pad = ((max_y - min_y) * 0.05).max(0.01);
+        let mut chart = ChartBuilder::on(panel)
+            .caption(format!("validation bits per token vs {}", axis.label()), ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..max_x * 1.02, (min_y - pad)..(max_y + pad))
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc(axis.label())
+            .y_desc("bits per token")
+            .x_label_formatter(&|x| if axis == XAxis::Flops { format!("{x:.1e}") } else { format!("{x:.0}") })
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(|e| err(&e))?;
+        for ((label, data), color) in series.iter().zip(colors.iter().cycle()) {
+            let color = *color;
+            chart
+                .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
+                .map_err(|e| err(&e))?
+                .label(label.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            chart
+                .draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(|e| err(&e))?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(|e| err(&e))?;
+    }
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }

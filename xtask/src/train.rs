@@ -1,4 +1,5 @@
-//! `cargo xtask train`: trains an SRU++ language model. With no arguments, the `small`
+//! `cargo xtask train`: trains a language model (SRU++, or the Transformer-XL baseline with a
+//! `txl-*` preset). With no arguments, the `small`
 //! preset on the bundled Wikipedia excerpt on the CPU (a few minutes on 2 cores); with
 //! `--preset enwik8-base --data <enwik8> --backend cuda` the paper's recipe.
 //!
@@ -91,6 +92,9 @@ pub struct Train {
     /// Skip the final full evaluation of valid and test.
     #[arg(long)]
     no_final_eval: bool,
+    /// What `curves.png` is drawn against.
+    #[arg(long, value_enum, default_value_t = plot::XAxis::Updates)]
+    curves_x: plot::XAxis,
 }
 
 fn free_run_dir(preset: &str) -> PathBuf {
@@ -241,13 +245,35 @@ impl Train {
         };
         let result = dispatch(self.backend, config.devices, job);
         // The plot reflects whatever was logged, also after an interruption or an error.
-        if let Err(e) = plot::curves(&run_dir) {
+        if let Err(e) = plot::curves_against(&run_dir, self.curves_x) {
             eprintln!("warning: could not draw the curves: {e:#}");
         }
         let summary = result?;
         report(&run_dir, &summary, unigram);
         Ok(())
     }
+}
+
+/// Trains `config` into `run_dir` (resuming it when `resume`) on the CPU, with the progress
+/// display and `curves.png`, as `cargo xtask train` does.
+pub fn run_config(config: TrainConfig, run_dir: PathBuf, resume: bool) -> Result<Summary> {
+    config.validate()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    let job = TrainJob {
+        config: config.clone(),
+        run_dir: run_dir.clone(),
+        resume,
+        stop,
+    };
+    let result = dispatch(BackendKind::Cpu, config.devices, job);
+    if let Err(e) = plot::curves_against(&run_dir, plot::XAxis::Flops) {
+        eprintln!("warning: could not draw the curves: {e:#}");
+    }
+    result
 }
 
 struct TrainJob {
@@ -272,7 +298,8 @@ impl BackendJob for TrainJob {
     }
 }
 
-fn report(run_dir: &Path, s: &Summary, unigram: f64) {
+/// Prints what a finished (or interrupted) run did: updates, time, best and final bits.
+pub fn report(run_dir: &Path, s: &Summary, unigram: f64) {
     let bits = |loss: f64| sru_model::bits_per_character(loss);
     eprintln!();
     if s.interrupted {

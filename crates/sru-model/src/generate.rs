@@ -1,7 +1,8 @@
 //! Stateful generation: feed tokens (one or a chunk at a time) with a carried state and get
 //! the next-token distribution, or a token drawn from it ([`Decoder::feed_and_sample`]). The
-//! recurrent state is constant-size (c per layer); the attention memory is the last `window`
-//! layer inputs, so decoding cost per token is bounded.
+//! state is constant-size (SRU++: c per layer) plus attention memory of at most `window`
+//! positions per layer ([`crate::SegmentModel::decoding_state`]), so decoding cost per token
+//! is bounded.
 //!
 //! Feeding tokens one by one gives the same log-probabilities as one forward pass over the
 //! whole sequence with the evaluation mask of the same window (spec §3.2), because each

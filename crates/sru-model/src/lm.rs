@@ -227,7 +227,7 @@ pub struct SruppLm<B: Backend> {
 /// The result of running a segment.
 #[derive(Debug, Clone)]
 pub struct LmOutput<B: Backend> {
-    /// Hidden states of the last layer `(L, B, d)` (after SRU++, before dropout).
+    /// Hidden states of the last layer `(L, B, d)` (before the output dropout).
     pub hidden: Tensor<B, 3>,
     /// The state to pass to the next segment (not detached).
     pub state: LmState<B>,

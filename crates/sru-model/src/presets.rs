@@ -13,12 +13,13 @@
 //! | small | 256 | 64 | all 4 | 256 bytes | 0.43M |
 //! | tiny | 64 | 16 | all 2 | 256 bytes | 0.04M |
 
+use crate::txl::TxlOptions;
 use crate::adaptive::AdaptiveConfig;
 use crate::error::ModelError;
 use crate::lm::LmConfig;
 
 /// Every preset name.
-pub const PRESETS: [&str; 9] = [
+pub const PRESETS: [&str; 12] = [
     "enwik8-base",
     "enwik8-large",
     "wt103-base",
@@ -28,6 +29,9 @@ pub const PRESETS: [&str; 9] = [
     "bwb-large",
     "small",
     "tiny",
+    "txl-enwik8-base",
+    "txl-small",
+    "txl-tiny",
 ];
 
 /// WikiText-103 vocabulary size of the official preparation.
@@ -114,6 +118,49 @@ pub fn preset(name: &str) -> Result<LmConfig, ModelError> {
             depth: 2,
             ..Default::default()
         },
+        // run_enwik8_base.sh: 12 layers, d 512, 8 heads of 64, d_inner 2048, tgt/mem 512,
+        // dropout 0.1, dropatt 0 (41M parameters)
+        "txl-enwik8-base" => LmConfig {
+            vocab_size: ENWIK8_VOCAB,
+            n_d: 512,
+            depth: 12,
+            num_heads: 8,
+            dropout: 0.1,
+            transformer_xl: Some(TxlOptions {
+                d_head: 64,
+                d_inner: 2048,
+                mem_len: 512,
+                ..TxlOptions::default()
+            }),
+            ..Default::default()
+        },
+        // the CPU baseline of `small`: 4 layers like it, and its parameter count (±1%)
+        "txl-small" => LmConfig {
+            vocab_size: 256,
+            n_d: 96,
+            depth: 4,
+            num_heads: 4,
+            transformer_xl: Some(TxlOptions {
+                d_head: 24,
+                d_inner: 288,
+                mem_len: 128,
+                ..TxlOptions::default()
+            }),
+            ..Default::default()
+        },
+        "txl-tiny" => LmConfig {
+            vocab_size: 256,
+            n_d: 32,
+            depth: 2,
+            num_heads: 2,
+            transformer_xl: Some(TxlOptions {
+                d_head: 16,
+                d_inner: 64,
+                mem_len: 32,
+                ..TxlOptions::default()
+            }),
+            ..Default::default()
+        },
         other => {
             return Err(ModelError::config(
                 "preset",
@@ -154,6 +201,18 @@ mod tests {
     fn exact_counts_match_the_spec() {
         assert_eq!(preset("enwik8-base").unwrap().num_params(), 107_566_295);
         assert_eq!(preset("wt103-base").unwrap().num_params(), 147_676_036);
+    }
+
+    #[test]
+    fn transformer_xl_presets_have_their_sizes() {
+        // run_enwik8_base.sh's model is the 41M-parameter Transformer-XL of the paper's Table
+        let base = preset("txl-enwik8-base").unwrap().num_params() as f64 / 1e6;
+        assert!((base - 41.0).abs() < 0.5, "txl-enwik8-base: {base:.2}M");
+        let (txl, srupp) = (
+            preset("txl-small").unwrap().num_params() as f64,
+            preset("small").unwrap().num_params() as f64,
+        );
+        assert!((txl / srupp - 1.0).abs() < 0.02, "txl-small {txl} vs small {srupp}");
     }
 
     #[test]

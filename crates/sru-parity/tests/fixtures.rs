@@ -1,4 +1,4 @@
-//! Parity with the official implementation: every fixture (kinds `recurrence`, `srupp`, `lm`, `lm_adaptive`)
+//! Parity with the original implementations: every fixture (kinds `recurrence`, `srupp`, `lm`, `lm_adaptive`, `txl`)
 //! in the repository's fixture folders (the public suite of shared/reference, and `extra`, made
 //! by the same tool with another seed and other shapes and options) on the CPU in float64 and
 //! float32, and on WGPU in f32 — forward, losses and every gradient.
@@ -32,7 +32,7 @@ fn fixture_files() -> Vec<PathBuf> {
     }
     files.sort();
     assert!(
-        files.len() >= 12,
+        files.len() >= 16,
         "expected at least the public fixtures, found {files:?}"
     );
     files
@@ -118,7 +118,7 @@ fn every_kind_is_covered() {
         .collect();
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
-        ["lm", "lm_adaptive", "recurrence", "srupp"]
+        ["lm", "lm_adaptive", "recurrence", "srupp", "txl"]
     );
 }
 

@@ -216,6 +216,16 @@ impl TrainConfig {
         (self.batch_size * self.unroll * self.accumulate * self.devices) as u64
     }
 
+    /// The model's training FLOPs per token on this run's segments ([`sru_model::flops`]).
+    pub fn flops_per_token(&self) -> sru_model::flops::FlopsPerToken {
+        sru_model::flops::per_token(&self.model, self.unroll)
+    }
+
+    /// Training FLOPs of the first `steps` updates.
+    pub fn train_flops(&self, steps: u64) -> f64 {
+        steps as f64 * self.tokens_per_step() as f64 * self.flops_per_token().training()
+    }
+
     /// Checks that the settings make sense together.
     ///
     /// # Errors

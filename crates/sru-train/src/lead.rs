@@ -111,7 +111,8 @@ impl Lead<'_> {
                 w.loss / n as f64,
                 n * tokens_per_step,
                 self.elapsed(),
-            );
+            )
+            .with_flops(config);
             line.lr = Some(u.lr);
             line.grad_norm = Some(w.norm / n as f64);
             line.tokens_per_s = Some((n * tokens_per_step) as f64 / w.seconds.max(1e-9));
@@ -136,13 +137,10 @@ impl Lead<'_> {
                 });
             }
             self.last_valid = Some(r);
-            self.log(MetricLine::new(
-                step,
-                "valid",
-                r.loss,
-                r.tokens,
-                self.elapsed(),
-            ))?;
+            self.log(
+                MetricLine::new(step, "valid", r.loss, r.tokens, self.elapsed())
+                    .with_flops(config),
+            )?;
             if self.history.best.is_none_or(|b| r.loss < b.loss) {
                 self.history.best = Some(Best { step, loss: r.loss });
             }

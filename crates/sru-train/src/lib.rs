@@ -16,6 +16,7 @@
 //! - [`checkpoint`]: atomic checkpoint folders verified by a manifest; a resumed run
 //!   continues bit-identically on the CPU. [`load_trained`] reads one back for inference.
 //! - [`evaluate`]: BPC / perplexity with the evaluation mask and carried state.
+//! - [`experiment`]: SRU++ against the Transformer-XL baseline under one compute budget.
 //!
 //! The library never prints; metrics go to `metrics.jsonl`.
 #![deny(missing_docs)]
@@ -28,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod eval;
 mod events;
+pub mod experiment;
 mod inference;
 mod lead;
 pub mod metrics;

@@ -39,6 +39,10 @@ pub struct MetricLine {
     pub tokens_per_s: Option<f64>,
     /// Training seconds so far (over all resumed sessions).
     pub elapsed_s: f64,
+    /// Training FLOPs so far: updates × tokens per update × the model's training FLOPs per
+    /// token ([`sru_model::flops`]); absent in files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_flops: Option<f64>,
 }
 
 impl MetricLine {
@@ -55,7 +59,14 @@ impl MetricLine {
             grad_norm: None,
             tokens_per_s: None,
             elapsed_s,
+            train_flops: None,
         }
+    }
+
+    /// The line with the training FLOPs of `config` after its `step` updates.
+    pub fn with_flops(mut self, config: &crate::config::TrainConfig) -> MetricLine {
+        self.train_flops = Some(config.train_flops(self.step));
+        self
     }
 }
 

@@ -301,7 +301,8 @@ pub fn train<B: TrainingBackend>(
             };
             let r = lead.evaluate(&model, from, train.device(), &cache, &spec)?;
             let name = format!("final_{}", split.name());
-            let line = MetricLine::new(step, &name, r.loss, r.tokens, lead.elapsed());
+            let line =
+                MetricLine::new(step, &name, r.loss, r.tokens, lead.elapsed()).with_flops(config);
             lead.log(line)?;
             match split {
                 Split::Valid => final_valid = Some(r),

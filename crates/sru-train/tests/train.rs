@@ -86,6 +86,36 @@ fn interrupted_and_resumed_run_equals_uninterrupted_run() {
     assert!(checkpoint::list(&a.join(CHECKPOINTS_DIR)).len() <= 3);
 }
 
+/// The Transformer-XL baseline resumes exactly too: its carried state is `n_layer + 1`
+/// memories (no c), with dropout on, memory shorter than the segment and the same-length mask.
+#[test]
+fn transformer_xl_interrupted_and_resumed_equals_uninterrupted() {
+    let mut config = tiny_config(8);
+    let mut model = sru_model::preset("txl-tiny").expect("txl-tiny preset");
+    model.vocab_size = config.model.vocab_size;
+    model.dropout = 0.1;
+    if let Some(t) = model.transformer_xl.as_mut() {
+        t.mem_len = 16;
+        t.same_length = true;
+    }
+    config.model = model;
+    config.optimizer = sru_train::OptimizerKind::Adamw;
+    config.weight_decay = 0.0;
+    config.clip_grad = 0.25;
+    let a = scratch("txl-straight");
+    let (la, ra) = run(&config, &a, false, None);
+    assert_eq!(ra.expect("straight run").step, 8);
+    let b = scratch("txl-resumed");
+    let (lb1, rb1) = run(&config, &b, false, Some(2));
+    assert!(rb1.expect("first half").interrupted);
+    let (lb2, rb2) = run(&config, &b, true, None);
+    assert_eq!(rb2.expect("second half").step, 8);
+    let lb: Vec<_> = lb1.into_iter().chain(lb2).collect();
+    assert_eq!(la, lb, "losses of every update are identical");
+    assert_eq!(params(&a), params(&b), "final weights are identical");
+    assert!(la.last().unwrap().1 < la[0].1, "the loss falls: {la:?}");
+}
+
 #[test]
 fn non_finite_loss_stops_and_keeps_the_last_good_checkpoint() {
     let mut config = tiny_config(10);
