@@ -21,7 +21,7 @@ use crate::{corpus, plot, train};
 /// same parameter count under one training-FLOPs budget.
 #[derive(Debug, Args)]
 pub struct Experiment {
-    /// Training FLOPs per model (the default takes about 30 minutes for all four on 2 cores).
+    /// Training FLOPs per model (the default took 25 minutes for all four on 2 cores).
     #[arg(long, default_value_t = DEFAULT_BUDGET)]
     budget: f64,
     /// A prepared corpus folder or a raw byte corpus; default: the bundled Wikipedia excerpt.

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
@@ -20,6 +21,33 @@ fn ensure_font() {
         // The bundled font is valid TrueType; registration cannot fail on it.
         let _ = register_font("sans-serif", FontStyle::Normal, FONT);
     });
+}
+
+type Chart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// One labelled curve: a line through `data` with a dot at every point.
+fn draw_curve(chart: &mut Chart<'_, '_>, label: &str, data: &[(f64, f64)], color: RGBColor) -> Result<()> {
+    let err = |e: &dyn std::fmt::Display| anyhow!("drawing the curve {label}: {e}");
+    chart
+        .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
+        .map_err(|e| err(&e))?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    chart
+        .draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
+        .map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// The legend box of a chart's labelled curves.
+fn draw_legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| anyhow!("drawing the legend: {e}"))
 }
 
 /// What the curves are drawn against.
@@ -113,24 +141,9 @@ pub fn curves_against(run_dir: &Path, axis: XAxis) -> Result<()> {
         if data.is_empty() {
             continue;
         }
-        chart
-            .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
-            .map_err(|e| err(&e))?
-            .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-        chart
-            .draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
-            .map_err(|e| err(&e))?;
+        draw_curve(&mut chart, name, data, color)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(|e| err(&e))?;
+    draw_legend(&mut chart)?;
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }
@@ -184,23 +197,9 @@ pub fn experiment_figure(path: &Path, runs: &[(String, Vec<sru_train::MetricLine
             .draw()
             .map_err(|e| err(&e))?;
         for ((label, data), color) in series.iter().zip(colors.iter().cycle()) {
-            let color = *color;
-            chart
-                .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
-                .map_err(|e| err(&e))?
-                .label(label.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-            chart
-                .draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .map_err(|e| err(&e))?;
+            draw_curve(&mut chart, label, data, *color)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(|e| err(&e))?;
+        draw_legend(&mut chart)?;
     }
     root.present().map_err(|e| err(&e))?;
     Ok(())

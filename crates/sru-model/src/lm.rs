@@ -317,14 +317,10 @@ impl<B: RecurrenceBackend> SruppLm<B> {
     ) -> Result<Tensor<B, 2>, ModelError> {
         let h = self.drop.forward(hidden);
         match &self.output_layer {
-            OutputLayer::Dense(lin) => {
-                let [l, b] = targets.dims();
-                let lp = log_softmax(full(linear_seq(lin, h)), 2); // (L, B, V), f32 or f64
-                Ok(lp
-                    .gather(2, targets.reshape([l, b, 1]))
-                    .reshape([l, b])
-                    .neg())
-            }
+            OutputLayer::Dense(lin) => Ok(target_nll(
+                log_softmax(full(linear_seq(lin, h)), 2), // (L, B, V), f32 or f64
+                targets,
+            )),
             OutputLayer::Adaptive(s) => s.nll(h, targets),
         }
     }
@@ -366,6 +362,15 @@ pub(crate) fn check_ids<B: Backend>(
         }
     }
     Ok(())
+}
+
+/// `-log p(target)` `(L, B)` from log-probabilities `(L, B, V)`.
+pub(crate) fn target_nll<B: Backend>(log_probs: Tensor<B, 3>, targets: Tensor<B, 2, Int>) -> Tensor<B, 2> {
+    let [l, b] = targets.dims();
+    log_probs
+        .gather(2, targets.reshape([l, b, 1]))
+        .reshape([l, b])
+        .neg()
 }
 
 /// Bits per character from a mean natural-log loss.

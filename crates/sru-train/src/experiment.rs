@@ -22,7 +22,7 @@ use crate::metrics::MetricLine;
 use crate::recipe::{SMALL, TXL_SMALL};
 
 /// The default budget of `cargo xtask experiment`: about 30 minutes for all four runs on a
-/// 2-core CPU (6e12 took 16 minutes there; see `docs/EXPERIMENTS.md`).
+/// 2-core CPU (it took 24.6 minutes there; see `docs/EXPERIMENTS.md`).
 pub const DEFAULT_BUDGET: f64 = 1.2e13;
 
 /// One model of the experiment.

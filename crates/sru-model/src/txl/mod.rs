@@ -32,7 +32,7 @@ use sru_kernel::FusedKernels;
 use crate::adaptive::{AdaptiveInput, AdaptiveSoftmax};
 use crate::autocast::{Autocast, full};
 use crate::error::ModelError;
-use crate::lm::{LmConfig, LmOutput};
+use crate::lm::{LmConfig, LmOutput, target_nll};
 use crate::mask::MASKED;
 use crate::state::LmState;
 use attention::dropout;
@@ -408,11 +408,10 @@ impl<B: FusedKernels> TransformerXl<B> {
     ) -> Result<Tensor<B, 2>, ModelError> {
         let h = self.drop.forward(hidden);
         match &self.crit {
-            TxlOutput::Dense(crit) => {
-                let [l, b] = targets.dims();
-                let lp = log_softmax(full(self.logits(crit, h)), 2);
-                Ok(lp.gather(2, targets.reshape([l, b, 1])).reshape([l, b]).neg())
-            }
+            TxlOutput::Dense(crit) => Ok(target_nll(
+                log_softmax(full(self.logits(crit, h)), 2),
+                targets,
+            )),
             TxlOutput::Adaptive(s) => s.nll(h, targets),
         }
     }
