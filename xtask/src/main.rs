@@ -13,6 +13,7 @@ mod eval;
 mod experiment;
 mod generate;
 mod gpu_check;
+mod orchestrator;
 mod params;
 mod parity;
 mod plot;
@@ -50,6 +51,8 @@ enum Command {
     Parity(parity::Parity),
     /// On a machine with an NVIDIA GPU: kernel checks and bandwidth benchmark on CUDA.
     GpuCheck(gpu_check::GpuCheck),
+    /// Serve the orchestrator of multi-node training (`train --nodes N --orchestrator …`).
+    Orchestrator(orchestrator::Orchestrator),
     /// Prepare a corpus into a token cache, or describe one.
     Data(data::Data),
     /// Print the exact parameter count of a model preset.
@@ -68,5 +71,6 @@ fn main() -> anyhow::Result<()> {
         Command::GpuCheck(c) => c.run(),
         Command::Params(c) => c.run(),
         Command::Data(c) => c.run(),
+        Command::Orchestrator(c) => c.run(),
     }
 }

@@ -114,6 +114,15 @@ impl Renderer {
             Event::Checkpointed { path, .. } => {
                 self.line(&format!("checkpoint {}", path.display()));
             }
+            Event::ReplicasAgree {
+                step,
+                weights_crc32,
+                replicas,
+            } => {
+                self.line(&format!(
+                    "update {step}: weights agree on all {replicas} replicas (crc32 {weights_crc32:08x})"
+                ));
+            }
             Event::Interrupted { step } => {
                 self.line(&format!("stop requested: saved after update {step}"));
             }

@@ -10,11 +10,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use sru_data::{Split, TokenCache};
-use sru_train::{Precision, RunOptions, Summary, TrainConfig, recipe, train};
+use sru_train::{NodeLink, Precision, RunOptions, Summary, TrainConfig, recipe, train};
 
 use crate::backend::{BackendJob, BackendKind, dispatch, ensure_available};
 use crate::corpus;
@@ -95,6 +96,84 @@ pub struct Train {
     /// What `curves.png` is drawn against.
     #[arg(long, value_enum, default_value_t = plot::XAxis::Updates)]
     curves_x: plot::XAxis,
+    #[command(flatten)]
+    nodes: NodeArgs,
+}
+
+/// Training on several nodes (processes, usually machines), each with `--devices` devices.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArgs {
+    /// Nodes training together (the global batch is batch-size × devices × nodes ×
+    /// accumulate). Start `cargo xtask orchestrator` first, then every node with the same
+    /// arguments but its own --node-rank.
+    #[arg(long, help_heading = "Several nodes")]
+    nodes: Option<usize>,
+    /// This node's rank, 0 to nodes − 1 (node 0 writes metrics and checkpoints).
+    #[arg(long, default_value_t = 0, help_heading = "Several nodes")]
+    node_rank: usize,
+    /// The orchestrator, ws://HOST:PORT (`cargo xtask orchestrator --port PORT`).
+    #[arg(long, help_heading = "Several nodes")]
+    orchestrator: Option<String>,
+    /// Where the other nodes reach this one's data service, ws://HOST:PORT (it listens on
+    /// that port). Default with an orchestrator on 127.0.0.1 or localhost:
+    /// ws://127.0.0.1:(orchestrator port + 1 + node rank).
+    #[arg(long, help_heading = "Several nodes")]
+    node_address: Option<String>,
+    /// Seconds to wait for the other nodes in one exchange before stopping with an error
+    /// naming the node that is gone (longer than a checkpoint takes to write).
+    #[arg(long, default_value_t = 60.0, help_heading = "Several nodes")]
+    node_timeout: f64,
+    /// Seconds to wait for every node to join at the start.
+    #[arg(long, default_value_t = 300.0, help_heading = "Several nodes")]
+    join_timeout: f64,
+}
+
+impl NodeArgs {
+    /// The link to the other nodes when the run spans several (`nodes` from the config).
+    fn link(&self, nodes: usize) -> Result<Option<NodeLink>> {
+        if nodes <= 1 {
+            if self.orchestrator.is_some() || self.node_rank > 0 || self.node_address.is_some() {
+                bail!("--node-rank, --orchestrator and --node-address need --nodes 2 or more");
+            }
+            return Ok(None);
+        }
+        let Some(orchestrator) = self.orchestrator.clone() else {
+            bail!("--nodes {nodes} needs --orchestrator ws://HOST:PORT (cargo xtask orchestrator)");
+        };
+        let rest = orchestrator
+            .strip_prefix("ws://")
+            .with_context(|| format!("--orchestrator `{orchestrator}` is not ws://HOST:PORT"))?;
+        let (host, port) = rest
+            .trim_end_matches('/')
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+            .with_context(|| format!("--orchestrator `{orchestrator}` is not ws://HOST:PORT"))?;
+        let address = match &self.node_address {
+            Some(a) => a.clone(),
+            None if ["127.0.0.1", "localhost"].contains(&host) => {
+                let p = usize::from(port) + 1 + self.node_rank;
+                let p = u16::try_from(p).context("no free port number after the orchestrator's")?;
+                format!("ws://127.0.0.1:{p}")
+            }
+            None => bail!(
+                "give this node's address with --node-address ws://THIS_MACHINE:PORT (the \
+                 orchestrator is not on this machine)"
+            ),
+        };
+        for (flag, v) in [("--node-timeout", self.node_timeout), ("--join-timeout", self.join_timeout)] {
+            if !(v.is_finite() && v > 0.0) {
+                bail!("{flag} must be a positive number of seconds, got {v}");
+            }
+        }
+        Ok(Some(NodeLink {
+            node: self.node_rank,
+            nodes,
+            orchestrator,
+            address,
+            timeout: Duration::from_secs_f64(self.node_timeout),
+            join_timeout: Duration::from_secs_f64(self.join_timeout),
+        }))
+    }
 }
 
 fn free_run_dir(preset: &str) -> PathBuf {
@@ -112,7 +191,7 @@ impl Train {
     /// The run's config and folder.
     fn plan(&self) -> Result<(TrainConfig, PathBuf, bool)> {
         if let Some(run) = &self.resume {
-            let path = run.join(sru_train::CONFIG_FILE);
+            let path = run.join(sru_train::config_file(self.nodes.node_rank));
             let mut c = TrainConfig::load(&path)
                 .with_context(|| format!("{} is not a run folder to resume", run.display()))?;
             for (flag, given) in [
@@ -136,6 +215,9 @@ impl Train {
             if let Some(d) = self.devices {
                 c.devices = d;
             }
+            if let Some(n) = self.nodes.nodes {
+                c.nodes = n;
+            }
             if let Some(e) = self.eval_every {
                 c.eval_every = e;
             }
@@ -158,6 +240,9 @@ impl Train {
         c.fit_vocabulary(&TokenCache::open(&c.data)?);
         if let Some(v) = self.devices {
             c.devices = v;
+        }
+        if let Some(v) = self.nodes.nodes {
+            c.nodes = v;
         }
         if let Some(v) = self.steps {
             c.set_steps(v);
@@ -213,6 +298,7 @@ impl Train {
             );
         }
         config.validate()?;
+        let link = self.nodes.link(config.nodes)?;
         let stop = Arc::new(AtomicBool::new(false));
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             // A second signal while the first is being handled ends the process at once.
@@ -229,6 +315,16 @@ impl Train {
             config.devices,
             if config.devices == 1 { "" } else { "s" }
         );
+        if let Some(l) = &link {
+            eprintln!(
+                "node {} of {}  ·  data service {}  ·  orchestrator {}  ·  {} devices in all",
+                l.node,
+                l.nodes,
+                l.address,
+                l.orchestrator,
+                config.world()
+            );
+        }
         eprintln!(
             "data {}  ·  vocabulary {}  ·  train {} tokens  ·  unigram entropy {:.3} bits/token",
             config.data.display(),
@@ -242,6 +338,7 @@ impl Train {
             run_dir: run_dir.clone(),
             resume,
             stop: Arc::clone(&stop),
+            link,
         };
         let result = dispatch(self.backend, config.devices, job);
         // The plot reflects whatever was logged, also after an interruption or an error.
@@ -268,6 +365,7 @@ pub fn run_config(config: TrainConfig, run_dir: PathBuf, resume: bool) -> Result
         run_dir: run_dir.clone(),
         resume,
         stop,
+        link: None,
     };
     let result = dispatch(BackendKind::Cpu, config.devices, job);
     if let Err(e) = plot::curves_against(&run_dir, plot::XAxis::Flops) {
@@ -281,6 +379,7 @@ struct TrainJob {
     run_dir: PathBuf,
     resume: bool,
     stop: Arc<AtomicBool>,
+    link: Option<NodeLink>,
 }
 
 impl BackendJob for TrainJob {
@@ -290,6 +389,7 @@ impl BackendJob for TrainJob {
             run_dir: self.run_dir,
             resume: self.resume,
             stop: &self.stop,
+            link: self.link,
         };
         let mut renderer = Renderer::new(&self.config);
         let out = train::<B>(&self.config, &devices, &opts, &mut |e| renderer.event(&e));

@@ -52,6 +52,7 @@ fn the_bench_step_and_the_training_loop_give_identical_losses() {
         run_dir: dir.join("run"),
         resume: false,
         stop: &stop,
+        link: None,
     };
     let mut trained = Vec::new();
     let mut norms = Vec::new();

@@ -85,9 +85,13 @@ pub struct TrainConfig {
     pub precision: Precision,
     /// Seed of initialisation and dropout.
     pub seed: u64,
-    /// Number of devices (data parallel; the global batch is
-    /// `batch_size × devices × accumulate`).
+    /// Number of devices per node (data parallel; the global batch is
+    /// `batch_size × devices × nodes × accumulate`).
     pub devices: usize,
+    /// Number of nodes (processes, usually machines) training together, each with
+    /// `devices` devices ([`crate::sync::NodeLink`]).
+    #[serde(default = "one_node")]
+    pub nodes: usize,
     /// The global batch of the paper's run of this recipe (streams per update over its 8
     /// GPUs), when the config comes from a paper recipe; [`TrainConfig::match_paper_batch`]
     /// sets `accumulate` to reach it on the devices at hand.
@@ -142,6 +146,7 @@ impl TrainConfig {
             precision: Precision::F32,
             seed: 1234,
             devices: 1,
+            nodes: 1,
             paper_global_batch: None,
             eval_every: 8000,
             eval_unroll: 3072,
@@ -173,9 +178,14 @@ impl TrainConfig {
         self.checkpoint_every = self.checkpoint_every.min(steps);
     }
 
-    /// Streams per update over all devices: `batch_size × devices × accumulate`.
+    /// Devices over all nodes: `devices × nodes`.
+    pub fn world(&self) -> usize {
+        self.devices * self.nodes
+    }
+
+    /// Streams per update over all devices: `batch_size × devices × nodes × accumulate`.
     pub fn global_batch(&self) -> usize {
-        self.batch_size * self.devices * self.accumulate
+        self.batch_size * self.world() * self.accumulate
     }
 
     /// Sets `accumulate` so that the global batch is the paper's on this run's devices
@@ -183,14 +193,14 @@ impl TrainConfig {
     /// says what it chose; `None` for configs without a paper batch.
     pub fn match_paper_batch(&mut self) -> Option<String> {
         let paper = self.paper_global_batch?;
-        let per_update = (self.batch_size * self.devices).max(1);
+        let per_update = (self.batch_size * self.world()).max(1);
         self.accumulate = paper.div_ceil(per_update).max(1);
         Some(format!(
             "global batch {} streams = {} per device × {} device{} × {} accumulated segments{}",
             self.global_batch(),
             self.batch_size,
-            self.devices,
-            if self.devices == 1 { "" } else { "s" },
+            self.world(),
+            if self.world() == 1 { "" } else { "s" },
             self.accumulate,
             match self.paper_mismatch() {
                 None => " (the paper's: 8 GPUs × batch per GPU)".to_string(),
@@ -213,7 +223,7 @@ impl TrainConfig {
 
     /// Tokens consumed by one update over all devices.
     pub fn tokens_per_step(&self) -> u64 {
-        (self.batch_size * self.unroll * self.accumulate * self.devices) as u64
+        (self.batch_size * self.unroll * self.accumulate * self.world()) as u64
     }
 
     /// The model's training FLOPs per token on this run's segments ([`sru_model::flops`]).
@@ -240,6 +250,7 @@ impl TrainConfig {
             ("unroll", self.unroll),
             ("accumulate", self.accumulate),
             ("devices", self.devices),
+            ("nodes", self.nodes),
             ("eval_unroll", self.eval_unroll),
             ("eval_batch_size", self.eval_batch_size),
             ("final_eval_batch_size", self.final_eval_batch_size),
@@ -309,4 +320,9 @@ impl TrainConfig {
         // Serialising plain data with string keys cannot fail.
         toml::to_string_pretty(self).unwrap_or_default()
     }
+}
+
+/// The default of [`TrainConfig::nodes`] (configs written before multi-node training).
+fn one_node() -> usize {
+    1
 }

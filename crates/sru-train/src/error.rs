@@ -81,6 +81,14 @@ pub enum TrainError {
         /// What failed.
         why: String,
     },
+    /// Another node of a multi-node run is gone, stuck, or does not match this one.
+    #[error("multi-node training{}: {why}", node.map(|n| format!(" (node {n})")).unwrap_or_default())]
+    Node {
+        /// The node at fault, when known.
+        node: Option<usize>,
+        /// What happened.
+        why: String,
+    },
 }
 
 impl TrainError {

@@ -1,5 +1,5 @@
 //! What a training run tells its caller and what the caller tells it: the [`Event`]s the loop
-//! reports while it runs (device 0 only; the library never prints), the [`Summary`] it
+//! reports while it runs (each node's device 0 only; the library never prints), the [`Summary`] it
 //! returns, and the [`RunOptions`] (where, resume or not, and a stop flag).
 
 use std::path::PathBuf;
@@ -9,6 +9,7 @@ use sru_data::Split;
 
 use crate::eval::EvalResult;
 use crate::metrics::MetricLine;
+use crate::sync::NodeLink;
 
 /// What the loop reports to its caller (device 0 only).
 #[derive(Debug, Clone)]
@@ -75,6 +76,15 @@ pub enum Event {
         /// Its folder.
         path: PathBuf,
     },
+    /// At a checkpoint, every data-parallel replica holds the same weights.
+    ReplicasAgree {
+        /// Completed updates.
+        step: u64,
+        /// CRC-32 of the weights (f32, little-endian, the official parameter order).
+        weights_crc32: u32,
+        /// Replicas (devices over all nodes) that agree.
+        replicas: usize,
+    },
     /// A stop was requested (SIGINT/SIGTERM); the run saved and ends.
     Interrupted {
         /// Completed updates.
@@ -119,6 +129,9 @@ pub struct RunOptions<'a> {
     pub resume: bool,
     /// Set to request a clean stop (checkpoint, then return).
     pub stop: &'a AtomicBool,
+    /// How this node reaches the others, when the run spans several nodes
+    /// ([`crate::TrainConfig::nodes`] > 1).
+    pub link: Option<NodeLink>,
 }
 
 /// The best validation of a run so far: the update and its loss.

@@ -6,12 +6,11 @@
 //! written is [`crate::checkpoint`]'s business; what it holds is [`crate::resume`]'s.
 
 use std::path::PathBuf;
-use std::sync::mpsc::Receiver;
 
 use sru_data::{Split, TokenCache};
 use sru_kernel::RecurrenceBackend;
 use sru_model::LanguageModel;
-use sru_model::weights::StateDict;
+use sru_model::weights::{StateDict, parse_safetensors, safetensors_bytes};
 
 use crate::TrainingBackend;
 use crate::carry;
@@ -19,6 +18,7 @@ use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::eval::{EvalResult, EvalSpec, evaluate, planned_tokens};
+use crate::inference::flat_params;
 use crate::events::{Best, Event};
 use crate::metrics::{self, MetricLine};
 use crate::resume::{History, LoopState, checkpoint_files};
@@ -37,8 +37,9 @@ pub(crate) struct Lead<'a> {
     pub train_tokens: u64,
     pub last_valid: Option<EvalResult>,
     pub last_checkpoint: Option<PathBuf>,
-    /// The other devices' carried state, sent for each checkpoint.
-    pub carry_rx: Receiver<(usize, StateDict)>,
+    /// This is node 0, which writes metrics and checkpoints (the other nodes' first devices
+    /// do everything else, evaluation included, so that all stay in step).
+    pub writes: bool,
     pub params: usize,
 }
 
@@ -70,7 +71,9 @@ impl Lead<'_> {
 
     /// Writes `line` to `metrics.jsonl` and reports it.
     pub fn log(&mut self, line: MetricLine) -> Result<(), TrainError> {
-        metrics::append(&self.run_dir, &line)?;
+        if self.writes {
+            metrics::append(&self.run_dir, &line)?;
+        }
         self.history.metrics.push(line.clone());
         (self.on_event)(Event::Logged(line));
         Ok(())
@@ -188,14 +191,29 @@ impl Lead<'_> {
         stream: &TrainStream<'_>,
         config: &TrainConfig,
     ) -> Result<(), TrainError> {
-        let mut carry_dict = StateDict::new();
-        carry::save(&mut carry_dict, 0, &train.state().carry)?;
-        for _ in 1..train.peer().world {
-            let (_, dict) = self.carry_rx.recv().map_err(|_| TrainError::Collective {
-                rank: Some(0),
-                why: "a device stopped before the checkpoint".into(),
-            })?;
-            carry_dict.extend(dict);
+        let (carry_dict, weights) = gather_parts(train)?;
+        let step = train.state().step;
+        let world = train.peer().world;
+        if let Some(r) = weights.iter().position(|&w| w != weights[0]) {
+            let devices = (world / train.peer().nodes).max(1);
+            return Err(TrainError::Node {
+                node: Some(r / devices),
+                why: format!(
+                    "the replicas' weights differ after update {step} (device {r}: crc32 \
+                     {:08x}, device 0: {:08x}); the last checkpoint is left as it was",
+                    weights[r], weights[0]
+                ),
+            });
+        }
+        if world > 1 {
+            (self.on_event)(Event::ReplicasAgree {
+                step,
+                weights_crc32: weights[0],
+                replicas: world,
+            });
+        }
+        if !self.writes {
+            return Ok(());
         }
         let step = train.state().step;
         let state = LoopState {
@@ -222,16 +240,32 @@ impl Lead<'_> {
     }
 }
 
-/// Sends device `train`'s carried state to device 0 for a checkpoint.
-pub(crate) fn send_carry<B: TrainingBackend>(
+/// Every device's part of a checkpoint, gathered from all (every device calls this after the
+/// same updates): the carried state of all devices, and a CRC-32 of each device's weights
+/// (they must all agree).
+pub(crate) fn gather_parts<B: TrainingBackend>(
     train: &TrainStep<B>,
-    tx: &std::sync::mpsc::Sender<(usize, StateDict)>,
-) -> Result<(), TrainError> {
-    let rank = train.peer().rank;
+) -> Result<(StateDict, Vec<u32>), TrainError> {
+    let peer = train.peer();
     let mut dict = StateDict::new();
-    carry::save(&mut dict, rank, &train.state().carry)?;
-    tx.send((rank, dict)).map_err(|_| TrainError::Collective {
-        rank: Some(rank),
-        why: "device 0 stopped before the checkpoint".into(),
-    })
+    carry::save(&mut dict, peer.rank, &train.state().carry)?;
+    let mut crc = crc32fast::Hasher::new();
+    for v in flat_params(train.model())? {
+        crc.update(&v.to_le_bytes());
+    }
+    let mut bytes = crc.finalize().to_le_bytes().to_vec();
+    bytes.extend(safetensors_bytes(&dict)?);
+    let all = peer.gather::<B::InnerBackend>(&bytes, train.device())?;
+    let mut carry = StateDict::new();
+    let mut weights = Vec::with_capacity(all.len());
+    for (r, part) in all.iter().enumerate() {
+        let damaged = || TrainError::Collective {
+            rank: Some(r),
+            why: "its part of the checkpoint arrived damaged".into(),
+        };
+        let (crc, rest) = part.split_at_checked(4).ok_or_else(damaged)?;
+        weights.push(u32::from_le_bytes(crc.try_into().map_err(|_| damaged())?));
+        carry.extend(parse_safetensors(rest, &format!("device {r}'s carried state"))?);
+    }
+    Ok((carry, weights))
 }

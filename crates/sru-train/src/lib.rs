@@ -25,6 +25,7 @@ pub mod adam;
 pub mod carry;
 pub mod checkpoint;
 pub mod clip;
+mod cluster;
 pub mod config;
 pub mod error;
 pub mod eval;
@@ -57,11 +58,13 @@ impl<B> TrainingBackend for B where
 
 pub use config::{OptimizerKind, Precision, TrainConfig, WarmupStyle};
 pub use error::TrainError;
+pub use cluster::run_orchestrator;
 pub use eval::{EvalResult, EvalSpec, evaluate, score_segment};
 pub use events::{Best, Event, RunOptions, Summary};
 pub use inference::{Trained, Which, flat_params, load_trained};
 pub use metrics::MetricLine;
 pub use recipe::{Recipe, recipe};
-pub use run::{CHECKPOINTS_DIR, CONFIG_FILE, train};
+pub use run::{CHECKPOINTS_DIR, CONFIG_FILE, config_file, train};
 pub use step::{Segment, StepState, TrainStep, UpdateOutcome};
+pub use sync::{NodeLink, Peer};
 pub use stream::TrainStream;

@@ -11,7 +11,7 @@
 //! not reproducible; one run per process on the CPU is.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Sender, channel};
+use std::sync::mpsc::channel;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -21,21 +21,33 @@ use sru_model::weights::StateDict;
 use crate::TrainingBackend;
 use crate::carry;
 use crate::checkpoint;
+use crate::cluster::{Cluster, greet, share_checkpoint};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::eval::EvalSpec;
 use crate::events::{Event, RunOptions, Summary};
 use crate::inference::{Which, load_trained};
-use crate::lead::{Due, Lead, send_carry};
+use crate::lead::{Due, Lead, gather_parts};
 use crate::metrics::{self, MetricLine};
 use crate::precision::LossScale;
 use crate::resume::{History, resume};
 use crate::step::{StepState, TrainStep, initial_model, optimizer};
 use crate::stream::TrainStream;
-use crate::sync::Peer;
+use crate::sync::{NodeLink, Peer};
 
-/// The config file of a run folder.
+/// The config file of a run folder (node 0's on several nodes).
 pub const CONFIG_FILE: &str = "config.toml";
+
+/// The config file node `node` writes into its run folder: [`CONFIG_FILE`] on node 0,
+/// `config-node-{node}.toml` on the others (which keep nothing else there), so that a run
+/// folder shared by several nodes holds one of each.
+pub fn config_file(node: usize) -> String {
+    if node == 0 {
+        CONFIG_FILE.to_string()
+    } else {
+        format!("config-node-{node}.toml")
+    }
+}
 /// The checkpoint folder of a run folder.
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
 
@@ -79,19 +91,18 @@ fn check_data(config: &TrainConfig, cache: &TokenCache) -> Result<(), TrainError
         ));
     }
     // Fails early with the data's own message when the split is too small.
-    TrainStream::new(cache, config, 0, config.devices, Cursor::default())?;
+    TrainStream::new(cache, config, 0, config.world(), Cursor::default())?;
     Ok(())
 }
 
-/// The loop every device runs until the last update or a stop; `lead` is `Some` on device
-/// 0, `carry_tx` on the others. Returns whether it stopped on request.
+/// The loop every device runs until the last update or a stop; `lead` is `Some` on each
+/// node's device 0. Returns whether it stopped on request.
 fn run_device<B: TrainingBackend>(
     train: &mut TrainStep<B>,
     stream: &mut TrainStream<'_>,
     config: &TrainConfig,
     cache: &TokenCache,
     mut lead: Option<&mut Lead<'_>>,
-    carry_tx: Option<&Sender<(usize, StateDict)>>,
     stop: &AtomicBool,
 ) -> Result<bool, TrainError> {
     while train.state().step < config.steps {
@@ -104,10 +115,8 @@ fn run_device<B: TrainingBackend>(
         match lead.as_deref_mut() {
             Some(lead) => lead.after_update(train, stream, cache, config, (&u, seconds))?,
             None => {
-                if Due::after(config, train.state().step, &u).checkpoint
-                    && let Some(tx) = carry_tx
-                {
-                    send_carry(train, tx)?;
+                if Due::after(config, train.state().step, &u).checkpoint {
+                    gather_parts(train)?;
                 }
             }
         }
@@ -118,14 +127,68 @@ fn run_device<B: TrainingBackend>(
     Ok(false)
 }
 
-/// Trains `config` on `devices` (one per data-parallel peer) into `opts.run_dir`.
+/// Checks that `link` fits `config` (one node without a link, `config.nodes` with one).
+fn check_link(config: &TrainConfig, link: Option<&NodeLink>) -> Result<(), TrainError> {
+    match link {
+        None if config.nodes > 1 => Err(TrainError::config(
+            "nodes",
+            format!(
+                "the config trains on {} nodes; give this node its rank and the orchestrator",
+                config.nodes
+            ),
+        )),
+        Some(l) if l.nodes != config.nodes => Err(TrainError::config(
+            "nodes",
+            format!("config asks for {} nodes, the link for {}", config.nodes, l.nodes),
+        )),
+        Some(l) if l.node >= l.nodes => Err(TrainError::config(
+            "node_rank",
+            format!("node rank {} is not below the node count {}", l.node, l.nodes),
+        )),
+        Some(l) => l.port().map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// Node 0's verdict on its run folder: the checkpoint to resume from, or why it cannot start.
+fn folder_verdict(ckpt_root: &std::path::Path, resume: bool) -> Result<Option<std::path::PathBuf>, TrainError> {
+    if resume {
+        checkpoint::latest(ckpt_root)
+            .map(Some)
+            .ok_or_else(|| TrainError::NoCheckpoint(ckpt_root.to_path_buf()))
+    } else if !checkpoint::list(ckpt_root).is_empty() {
+        let run_dir = ckpt_root.parent().unwrap_or(ckpt_root);
+        Err(TrainError::config(
+            "run folder",
+            format!(
+                "{} already holds checkpoints; resume it or choose another run folder",
+                run_dir.display()
+            ),
+        ))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The model, optimizer and start of every device, sent to the device threads once known.
+type Parts<B> = (
+    sru_model::LanguageModel<B>,
+    crate::step::Optim<B>,
+    Start,
+);
+
+/// Trains `config` on `devices` (one per data-parallel peer of this node) into
+/// `opts.run_dir`; with `opts.link`, together with the other nodes of the run.
 ///
 /// A new run refuses a folder that already holds checkpoints; `opts.resume` continues from
-/// the latest one, which must match the config's model and device count.
+/// the latest one, which must match the config's model and device count. On several nodes,
+/// node 0 writes metrics and checkpoints (every node's carried state included) and sends its
+/// checkpoint to the others on resume; the others keep nothing in their run folders.
 ///
 /// # Errors
 /// Bad configs or data, unreadable checkpoints, I/O failures, a non-finite loss or gradient
-/// norm ([`TrainError::NonFinite`]; the last good checkpoint is kept).
+/// norm ([`TrainError::NonFinite`]; the last good checkpoint is kept), a node that differs,
+/// is lost or stops answering ([`TrainError::Node`]).
 pub fn train<B: TrainingBackend>(
     config: &TrainConfig,
     devices: &[B::Device],
@@ -143,12 +206,98 @@ pub fn train<B: TrainingBackend>(
             ),
         ));
     }
+    let link = opts.link.as_ref();
+    check_link(config, link)?;
     let cache = TokenCache::open(&config.data)?;
     check_data(config, &cache)?;
     let run_dir = &opts.run_dir;
     let ckpt_root = run_dir.join(CHECKPOINTS_DIR);
     std::fs::create_dir_all(run_dir).map_err(TrainError::io(run_dir))?;
     let device0 = devices[0].clone();
+    let node = link.map_or(0, |l| l.node);
+    let writes = node == 0;
+
+    // Node 0's run folder decides; on one node a refusal ends the run here.
+    let verdict = if writes {
+        folder_verdict(&ckpt_root, opts.resume)
+    } else {
+        Ok(None)
+    };
+    let (mut resume_dir, refusal) = match (verdict, link) {
+        (Ok(dir), _) => (dir, None),
+        (Err(e), None) => return Err(e),
+        (Err(e), Some(_)) => (None, Some(e.to_string())),
+    };
+
+    // Other devices: a thread each (not scoped: after a failure on device 0 they may stay
+    // blocked in the collective, which `Peer::reset` abandons). Each joins the collective,
+    // takes part in the start's exchanges, then trains a copy of the model sent to it.
+    let world = config.world();
+    let scratch = run_dir.join(format!(".resume-node-{node}"));
+    let mut workers = Vec::new();
+    let mut parts_tx = Vec::new();
+    for (r, device) in devices.iter().enumerate().skip(1) {
+        let (tx, rx) = channel::<Parts<B>>();
+        parts_tx.push((tx, device.clone()));
+        let (config, device, link) = (config.clone(), device.clone(), link.cloned());
+        let (resume, scratch) = (opts.resume, scratch.clone());
+        workers.push(std::thread::spawn(move || -> Result<(), TrainError> {
+            let cache = TokenCache::open(&config.data)?;
+            let peer = Peer::join::<B>(r, config.devices, link.as_ref(), &device)?;
+            if let Some(l) = &link {
+                greet::<B::InnerBackend>(&peer, l, &config, &cache, resume, None, &device)?;
+                if resume {
+                    share_checkpoint::<B::InnerBackend>(&peer, None, &scratch, &device)?;
+                }
+            }
+            let Ok((m, o, start)) = rx.recv() else {
+                return Ok(()); // device 0 failed before training
+            };
+            let state = start.state::<B>(peer.rank, &config, &device)?;
+            let mut stream = TrainStream::new(&cache, &config, peer.rank, world, start.cursor)?;
+            let mut train = TrainStep::from_parts(&config, m, o, state, peer, device);
+            let never = AtomicBool::new(false);
+            run_device(&mut train, &mut stream, &config, &cache, None, &never)?;
+            peer.leave::<B>();
+            Ok(())
+        }));
+    }
+    let peer = Peer::join::<B>(0, config.devices, link, &device0).map_err(|e| match link {
+        Some(l) => TrainError::Node {
+            node: None,
+            why: format!(
+                "{e}; is the orchestrator running at {} and is every node started with \
+                 --nodes {}?",
+                l.orchestrator, l.nodes
+            ),
+        },
+        None => e,
+    })?;
+    let cluster: Option<Cluster> = match link {
+        Some(l) => {
+            let c = greet::<B::InnerBackend>(
+                &peer,
+                l,
+                config,
+                &cache,
+                opts.resume,
+                refusal,
+                &device0,
+            )?;
+            if opts.resume
+                && let Some(dir) = share_checkpoint::<B::InnerBackend>(
+                    &peer,
+                    resume_dir.as_deref(),
+                    &scratch,
+                    &device0,
+                )?
+            {
+                resume_dir = Some(dir);
+            }
+            Some(c)
+        }
+        None => None,
+    };
 
     // The model: initialised from the seed, or the latest checkpoint's weights.
     let mut model = initial_model::<B>(config, &device0)?;
@@ -161,10 +310,8 @@ pub fn train<B: TrainingBackend>(
     };
     let mut history = History::default();
     let mut resumed_from = None;
-    if opts.resume {
-        let dir = checkpoint::latest(&ckpt_root)
-            .ok_or_else(|| TrainError::NoCheckpoint(ckpt_root.clone()))?;
-        let r = resume(&dir, config, model, optim, &device0)?;
+    if let Some(dir) = resume_dir.as_deref().filter(|_| opts.resume) {
+        let r = resume(dir, config, model, optim, &device0)?;
         (model, optim) = (r.model, r.optim);
         start = Start {
             step: r.state.step,
@@ -172,27 +319,23 @@ pub fn train<B: TrainingBackend>(
             loss_scale: r.state.loss_scale,
             carry: r.carry,
         };
-        metrics::rewrite(run_dir, &r.state.metrics)?;
+        if writes {
+            metrics::rewrite(run_dir, &r.state.metrics)?;
+            resumed_from = Some(r.from);
+        } else {
+            // The copy of node 0's checkpoint has served.
+            std::fs::remove_dir_all(&scratch).map_err(TrainError::io(&scratch))?;
+        }
         history = History {
             metrics: r.state.metrics,
             best: r.state.best,
             elapsed_s: r.state.elapsed_s,
             window: r.state.window,
         };
-        resumed_from = Some(r.from);
-    } else {
-        if !checkpoint::list(&ckpt_root).is_empty() {
-            return Err(TrainError::config(
-                "run folder",
-                format!(
-                    "{} already holds checkpoints; resume it or choose another run folder",
-                    run_dir.display()
-                ),
-            ));
-        }
+    } else if writes {
         metrics::rewrite(run_dir, &[])?;
     }
-    let config_path = run_dir.join(CONFIG_FILE);
+    let config_path = run_dir.join(config_file(node));
     std::fs::write(&config_path, config.to_toml()).map_err(TrainError::io(&config_path))?;
 
     let params = config.model.num_params();
@@ -204,41 +347,13 @@ pub fn train<B: TrainingBackend>(
         resumed_from,
     });
 
-    // Other devices: a copy of the same model (same parameter ids) and optimizer each, on a
-    // thread of their own (not scoped: after a failure on device 0 they may stay blocked in
-    // the collective, which `Peer::reset` abandons).
-    let world = config.devices;
-    let (carry_tx, carry_rx) = channel();
-    let mut workers = Vec::new();
-    for (r, device) in devices.iter().enumerate().skip(1) {
-        let (m, o) = (model.clone().fork(device), optim.clone());
-        let (config, device, tx) = (config.clone(), device.clone(), carry_tx.clone());
-        let start = start.clone();
-        workers.push(std::thread::spawn(move || -> Result<(), TrainError> {
-            let cache = TokenCache::open(&config.data)?;
-            let peer = Peer::join::<B>(r, world, &device)?;
-            let state = start.state::<B>(r, &config, &device)?;
-            let mut stream = TrainStream::new(&cache, &config, r, world, start.cursor)?;
-            let mut train = TrainStep::from_parts(&config, m, o, state, peer, device);
-            let never = AtomicBool::new(false);
-            run_device(
-                &mut train,
-                &mut stream,
-                &config,
-                &cache,
-                None,
-                Some(&tx),
-                &never,
-            )?;
-            peer.leave::<B>();
-            Ok(())
-        }));
+    // Other devices: a copy of the same model (same parameter ids) and optimizer each.
+    for (tx, device) in parts_tx {
+        let _ = tx.send((model.clone().fork(&device), optim.clone(), start.clone()));
     }
-    drop(carry_tx);
-    let peer = Peer::join::<B>(0, world, &device0)?;
-    let state = start.state::<B>(0, config, &device0)?;
+    let state = start.state::<B>(peer.rank, config, &device0)?;
     let mut train = TrainStep::from_parts(config, model, optim, state, peer, device0);
-    let mut stream = TrainStream::new(&cache, config, 0, world, start.cursor)?;
+    let mut stream = TrainStream::new(&cache, config, peer.rank, world, start.cursor)?;
     let mut lead = Lead {
         run_dir: run_dir.clone(),
         on_event,
@@ -247,21 +362,16 @@ pub fn train<B: TrainingBackend>(
         train_tokens: 0,
         last_valid: None,
         last_checkpoint: None,
-        carry_rx,
+        writes,
         params,
     };
-    let outcome = run_device(
-        &mut train,
-        &mut stream,
-        config,
-        &cache,
-        Some(&mut lead),
-        None,
-        opts.stop,
-    );
+    let outcome = run_device(&mut train, &mut stream, config, &cache, Some(&mut lead), opts.stop);
     let interrupted = match outcome {
         Ok(stopped) => stopped,
         Err(e) => {
+            if let Some(c) = &cluster {
+                return Err(c.diagnose(e));
+            }
             if world > 1 {
                 Peer::reset::<B>();
             }
@@ -277,7 +387,7 @@ pub fn train<B: TrainingBackend>(
     }
 
     let (mut final_valid, mut final_test, mut final_step) = (None, None, None);
-    if !interrupted && config.final_eval {
+    if !interrupted && config.final_eval && writes {
         let step = train.state().step;
         let best = lead.history.best.map(|b| b.step).filter(|&b| b != step);
         let (model, from) = match best {

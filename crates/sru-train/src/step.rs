@@ -269,7 +269,9 @@ impl<B: TrainingBackend> TrainStep<B> {
                 value: loss,
             });
         }
-        let mut grads = self.peer.mean_gradients::<B>(acc.grads())?;
+        let mut grads = self
+            .peer
+            .mean_gradients::<B, _>(&model, acc.grads(), &self.device)?;
         if loss_scale != 1.0 {
             // PyTorch's `GradScaler.unscale_`, before clipping.
             scale::<B, _>(&model, &mut grads, 1.0 / loss_scale);

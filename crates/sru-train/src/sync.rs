@@ -1,24 +1,95 @@
 //! Data parallelism through Burn's collective (`burn::collective`): one peer per device, each
-//! a thread of this process with its own model copy and data shard. After every update's
-//! backward pass the peers average their gradients with an all-reduce, so the optimizer steps
-//! (and the weights) stay identical everywhere. A small status vector (loss, stop request) is
-//! summed in the same way, so all peers take the same decisions about NaN, interruption and
+//! a thread with its own model copy and data shard, on one machine or on several (nodes, each
+//! a process; Burn's global collective links them through an orchestrator and a WebSocket
+//! data service per node, see [`crate::cluster`]). After every update's backward pass the
+//! peers average their gradients with one all-reduce, so the optimizer steps (and the
+//! weights) stay identical everywhere. A small status vector (loss, stop request) is summed
+//! in the same way, so all peers take the same decisions about NaN, interruption and
 //! checkpoints. With one device nothing is exchanged and no collective is started.
+//!
+//! The gradients travel as one flat buffer, the parameters in declaration order. Burn's own
+//! `GradientsParams::all_reduce` pairs tensors by `ParamId`, which is random per process, so
+//! two separately started processes would add up different parameters' gradients.
+//!
+//! Other values travel through the same all-reduce: [`Peer::gather`] (every peer's bytes, each
+//! in its own slot of zeros) and [`Peer::broadcast`] (peer 0's bytes). Bytes are packed three
+//! to an f32 as integers below 2²⁴, which any sum with zeros keeps exact.
+//!
+//! On several nodes every exchange is bounded in time ([`Peer::patience`]): a node that
+//! stops answering makes the others fail with [`TrainError::Collective`] instead of waiting
+//! forever.
 
-use burn::collective::{self, CollectiveConfig, PeerId, ReduceOperation};
+use std::collections::HashSet;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use burn::collective::{self, CollectiveConfig, CollectiveError, PeerId, ReduceOperation};
+use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
 
 use crate::error::TrainError;
 
+/// The largest buffer (f32 elements) one all-reduce carries: the data service sends each
+/// node's share as one WebSocket frame, at most 512 MiB. Gradient buffers stay in one piece
+/// up to 2²⁷ parameters (134 M); larger ones, and large gathers, go in pieces of this size.
+const MAX_ELEMENTS: usize = 1 << 27;
+
+/// Bytes packed into one f32 (an integer below 2²⁴, exact in f32).
+const BYTES_PER_VALUE: usize = 3;
+
 /// One peer of the collective (or a lone device).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Peer {
-    /// This device's index.
+    /// This device's rank over all nodes: `node × devices + device`.
     pub rank: usize,
-    /// Devices in all.
+    /// Devices in all: `nodes × devices`.
     pub world: usize,
+    /// Nodes (processes) in all.
+    pub nodes: usize,
+    /// The longest wait for the other nodes in one exchange (`None`: no bound; local peers).
+    pub patience: Option<Duration>,
+}
+
+/// How one node reaches the others: Burn's global collective settings plus the time bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeLink {
+    /// This node's index (0 writes checkpoints and metrics).
+    pub node: usize,
+    /// Nodes in all.
+    pub nodes: usize,
+    /// The orchestrator, `ws://HOST:PORT`.
+    pub orchestrator: String,
+    /// This node's data service as the other nodes reach it, `ws://HOST:PORT`; it listens on
+    /// that port on every interface.
+    pub address: String,
+    /// The longest wait for the other nodes in one exchange.
+    pub timeout: Duration,
+    /// The longest wait for every node to join at the start.
+    pub join_timeout: Duration,
+}
+
+impl NodeLink {
+    /// The port of [`NodeLink::address`].
+    ///
+    /// # Errors
+    /// An address that is not `ws://HOST:PORT`.
+    pub fn port(&self) -> Result<u16, TrainError> {
+        ws_port(&self.address).ok_or_else(|| {
+            TrainError::config(
+                "node_address",
+                format!("`{}` is not ws://HOST:PORT", self.address),
+            )
+        })
+    }
+}
+
+/// The port of a `ws://HOST:PORT` address.
+pub(crate) fn ws_port(address: &str) -> Option<u16> {
+    let rest = address.strip_prefix("ws://")?;
+    let (_, port) = rest.trim_end_matches('/').rsplit_once(':')?;
+    port.parse().ok()
 }
 
 fn err<E: std::fmt::Debug>(rank: usize) -> impl Fn(E) -> TrainError {
@@ -28,49 +99,177 @@ fn err<E: std::fmt::Debug>(rank: usize) -> impl Fn(E) -> TrainError {
     }
 }
 
+/// Runs `f` (a blocking collective call) and waits at most `patience` for it; the call is
+/// abandoned on its own thread when it does not return in time.
+fn bounded<T: Send + 'static>(
+    rank: usize,
+    patience: Option<Duration>,
+    what: &str,
+    f: impl FnOnce() -> Result<T, CollectiveError> + Send + 'static,
+) -> Result<T, TrainError> {
+    let Some(limit) = patience else {
+        return f().map_err(err(rank));
+    };
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("sru-collective".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(err(rank))?;
+    match rx.recv_timeout(limit) {
+        Ok(r) => r.map_err(err(rank)),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(TrainError::Collective {
+            rank: Some(rank),
+            why: format!(
+                "no answer from the other nodes within {} s ({what})",
+                limit.as_secs_f64()
+            ),
+        }),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(TrainError::Collective {
+            rank: Some(rank),
+            why: format!("the collective failed during {what}"),
+        }),
+    }
+}
+
 impl Peer {
     /// A lone device: nothing is exchanged.
     pub fn single() -> Peer {
-        Peer { rank: 0, world: 1 }
+        Peer {
+            rank: 0,
+            world: 1,
+            nodes: 1,
+            patience: None,
+        }
     }
 
-    /// Joins the collective of `world` devices (blocks until all have joined).
+    /// Joins the collective as device `device_index` of `devices` on this node, and through
+    /// `link` with the other nodes (blocks until every device of every node has joined, at
+    /// most `link.join_timeout`).
     ///
     /// # Errors
-    /// The collective refused the registration.
+    /// A bad address; the collective refused the registration; the other nodes did not
+    /// join in time.
     pub fn join<B: AutodiffBackend>(
-        rank: usize,
-        world: usize,
+        device_index: usize,
+        devices: usize,
+        link: Option<&NodeLink>,
         device: &B::Device,
     ) -> Result<Peer, TrainError> {
-        if world > 1 {
-            let config = CollectiveConfig::default().with_num_devices(world);
-            collective::register::<B::InnerBackend>(PeerId::from(rank), device.clone(), config)
-                .map_err(err(rank))?;
+        let (node, nodes) = link.map_or((0, 1), |l| (l.node, l.nodes));
+        let peer = Peer {
+            rank: node * devices + device_index,
+            world: nodes * devices,
+            nodes,
+            // The wait is bounded on each node's first device, the one that talks to the
+            // other nodes; the others wait for it (it may be evaluating).
+            patience: link.filter(|_| device_index == 0).map(|l| l.timeout),
+        };
+        if peer.world == 1 {
+            return Ok(peer);
         }
-        Ok(Peer { rank, world })
+        let mut config = CollectiveConfig::default().with_num_devices(devices);
+        if let Some(l) = link {
+            let parse = |setting, a: &str| {
+                a.parse()
+                    .map_err(|e| TrainError::config(setting, format!("`{a}`: {e}")))
+            };
+            config = config
+                .with_num_nodes(nodes as u32)
+                .with_global_address(parse("orchestrator", &l.orchestrator)?)
+                .with_node_address(parse("node_address", &l.address)?)
+                .with_data_service_port(l.port()?)
+                .with_global_all_reduce_strategy(collective::AllReduceStrategy::Ring);
+        }
+        let id = PeerId::from(peer.rank);
+        let device = device.clone();
+        let join = link.map(|l| l.join_timeout);
+        bounded(peer.rank, join, "joining", move || {
+            collective::register::<B::InnerBackend>(id, device, config)
+        })?;
+        Ok(peer)
     }
 
-    /// Averages the gradients over all peers.
+    /// Sums a 1-D tensor over all peers (in pieces of at most [`MAX_ELEMENTS`]; padded so
+    /// that every node gets a share of the ring).
     ///
     /// # Errors
-    /// The collective failed (another peer left or sent different shapes).
-    pub fn mean_gradients<B: AutodiffBackend>(
+    /// The collective failed or did not answer in time.
+    pub fn all_reduce_sum<B: Backend>(&self, t: Tensor<B, 1>) -> Result<Tensor<B, 1>, TrainError> {
+        if self.world == 1 {
+            return Ok(t);
+        }
+        let n = t.dims()[0];
+        let device = t.device();
+        let padded = n.max(self.nodes).max(1);
+        let t = if padded > n {
+            Tensor::cat(vec![t, Tensor::zeros([padded - n], &device)], 0)
+        } else {
+            t
+        };
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        while start < padded {
+            // The last piece keeps at least `nodes` elements.
+            let mut end = (start + MAX_ELEMENTS).min(padded);
+            if padded - end < self.nodes && end < padded {
+                end = padded;
+            }
+            let piece = t.clone().slice(start..end).into_primitive().tensor();
+            let id = PeerId::from(self.rank);
+            let out = bounded(self.rank, self.patience, "an all-reduce", move || {
+                collective::all_reduce::<B>(id, piece, ReduceOperation::Sum)
+            })?;
+            pieces.push(Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(out)));
+            start = end;
+        }
+        Ok(Tensor::cat(pieces, 0).slice(0..n))
+    }
+
+    /// Averages the gradients of `model`'s parameters over all peers: flattened in
+    /// declaration order into one buffer, summed, divided by the number of peers.
+    ///
+    /// # Errors
+    /// The collective failed or did not answer in time.
+    pub fn mean_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
         &self,
-        grads: GradientsParams,
+        model: &M,
+        mut grads: GradientsParams,
+        device: &B::Device,
     ) -> Result<GradientsParams, TrainError> {
         if self.world == 1 {
             return Ok(grads);
         }
-        grads
-            .all_reduce::<B::InnerBackend>(PeerId::from(self.rank), ReduceOperation::Mean)
-            .map_err(err(self.rank))
+        let mut flat = Flatten::<B> {
+            grads: &mut grads,
+            device: device.clone(),
+            seen: HashSet::new(),
+            parts: Vec::new(),
+            layout: Vec::new(),
+        };
+        model.visit(&mut flat);
+        let (parts, layout) = (flat.parts, flat.layout);
+        if parts.is_empty() {
+            return Ok(grads);
+        }
+        let sum = self.all_reduce_sum(Tensor::cat(parts, 0))?;
+        let mean = sum.mul_scalar(1.0 / self.world as f64);
+        let mut split = Split::<B> {
+            grads: &mut grads,
+            seen: HashSet::new(),
+            flat: mean,
+            offset: 0,
+            layout: layout.into_iter(),
+        };
+        model.visit(&mut split);
+        Ok(grads)
     }
 
     /// Sums a small vector of host values over all peers (exchanged as f32).
     ///
     /// # Errors
-    /// The collective failed.
+    /// The collective failed or did not answer in time.
     pub fn sum<B: AutodiffBackend>(
         &self,
         values: &[f64],
@@ -82,30 +281,206 @@ impl Peer {
         let host: Vec<f32> = values.iter().map(|&v| v as f32).collect();
         let t =
             Tensor::<B::InnerBackend, 1>::from_data(TensorData::new(host, [values.len()]), device);
-        let out = collective::all_reduce::<B::InnerBackend>(
-            PeerId::from(self.rank),
-            t.into_primitive().tensor(),
-            ReduceOperation::Sum,
-        )
-        .map_err(err(self.rank))?;
-        let out = Tensor::<B::InnerBackend, 1>::from_primitive(TensorPrimitive::Float(out));
-        let v = out
-            .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .map_err(err(self.rank))?;
+        let v = to_host(self.all_reduce_sum(t)?, self.rank)?;
         Ok(v.into_iter().map(f64::from).collect())
+    }
+
+    /// Every peer's `bytes`, in rank order (one all-reduce for the sizes, one for the bytes).
+    ///
+    /// # Errors
+    /// The collective failed or did not answer in time.
+    pub fn gather<B: Backend>(
+        &self,
+        bytes: &[u8],
+        device: &B::Device,
+    ) -> Result<Vec<Vec<u8>>, TrainError> {
+        if self.world == 1 {
+            return Ok(vec![bytes.to_vec()]);
+        }
+        let sizes = self.sizes::<B>(bytes.len(), device)?;
+        let slot = sizes.iter().max().copied().unwrap_or(0).div_ceil(BYTES_PER_VALUE);
+        let mut all = vec![0f32; slot * self.world];
+        let packed = pack(bytes);
+        all[self.rank * slot..self.rank * slot + packed.len()].copy_from_slice(&packed);
+        let sum = self.all_reduce_sum(Tensor::<B, 1>::from_data(
+            TensorData::new(all, [slot * self.world]),
+            device,
+        ))?;
+        let sum = to_host(sum, self.rank)?;
+        Ok(sizes
+            .iter()
+            .enumerate()
+            .map(|(r, &len)| unpack(&sum[r * slot..(r + 1) * slot], len))
+            .collect())
+    }
+
+    /// Peer 0's `bytes` on every peer (the others pass `None`).
+    ///
+    /// # Errors
+    /// The collective failed or did not answer in time.
+    pub fn broadcast<B: Backend>(
+        &self,
+        bytes: Option<&[u8]>,
+        device: &B::Device,
+    ) -> Result<Vec<u8>, TrainError> {
+        let own = bytes.unwrap_or_default();
+        if self.world == 1 {
+            return Ok(own.to_vec());
+        }
+        let len = self.sizes::<B>(own.len(), device)?[0];
+        let mut packed = pack(own);
+        packed.resize(len.div_ceil(BYTES_PER_VALUE), 0.0);
+        if self.rank != 0 {
+            packed.iter_mut().for_each(|v| *v = 0.0);
+        }
+        let n = packed.len();
+        let sum = self.all_reduce_sum(Tensor::<B, 1>::from_data(TensorData::new(packed, [n]), device))?;
+        Ok(unpack(&to_host(sum, self.rank)?, len))
+    }
+
+    /// Every peer's `len`, in rank order.
+    fn sizes<B: Backend>(&self, len: usize, device: &B::Device) -> Result<Vec<usize>, TrainError> {
+        const VALUES: usize = 8usize.div_ceil(BYTES_PER_VALUE);
+        let mut all = vec![0f32; VALUES * self.world];
+        all[self.rank * VALUES..(self.rank + 1) * VALUES]
+            .copy_from_slice(&pack(&(len as u64).to_le_bytes()));
+        let sum = self.all_reduce_sum(Tensor::<B, 1>::from_data(
+            TensorData::new(all, [VALUES * self.world]),
+            device,
+        ))?;
+        let sum = to_host(sum, self.rank)?;
+        Ok((0..self.world)
+            .map(|r| {
+                let b = unpack(&sum[r * VALUES..(r + 1) * VALUES], 8);
+                let mut le = [0u8; 8];
+                le.copy_from_slice(&b);
+                u64::from_le_bytes(le) as usize
+            })
+            .collect())
     }
 
     /// Leaves the collective.
     pub fn leave<B: AutodiffBackend>(self) {
         if self.world > 1 {
-            let _ = collective::finish_collective::<B::InnerBackend>(PeerId::from(self.rank));
+            let rank = self.rank;
+            let _ = bounded(rank, self.patience, "leaving", move || {
+                collective::finish_collective::<B::InnerBackend>(PeerId::from(rank))
+            });
         }
     }
 
-    /// Forgets every peer and pending operation (after a failed run, so another can start).
+    /// Forgets every peer and pending operation (after a failed run on one machine, so
+    /// another can start).
     pub fn reset<B: AutodiffBackend>() {
         collective::reset_collective::<<B as AutodiffBackend>::InnerBackend>();
+    }
+}
+
+/// A 1-D f32 tensor's values on the host.
+fn to_host<B: Backend>(t: Tensor<B, 1>, rank: usize) -> Result<Vec<f32>, TrainError> {
+    t.into_data().convert::<f32>().to_vec::<f32>().map_err(err(rank))
+}
+
+/// `bytes` three to a value (little-endian, the last value zero-padded).
+fn pack(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks(BYTES_PER_VALUE)
+        .map(|c| {
+            let v = c
+                .iter()
+                .enumerate()
+                .fold(0u32, |v, (i, &b)| v | u32::from(b) << (8 * i));
+            v as f32
+        })
+        .collect()
+}
+
+/// The first `len` bytes packed in `values`.
+fn unpack(values: &[f32], len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() * BYTES_PER_VALUE);
+    for &v in values {
+        let v = v as u32;
+        out.extend_from_slice(&v.to_le_bytes()[..BYTES_PER_VALUE]);
+    }
+    out.truncate(len);
+    out
+}
+
+/// Takes the gradients of a module's parameters, in declaration order, as 1-D f32 parts
+/// (zeros for a parameter without a gradient); tied parameters count once.
+struct Flatten<'a, B: AutodiffBackend> {
+    grads: &'a mut GradientsParams,
+    device: B::Device,
+    seen: HashSet<ParamId>,
+    parts: Vec<Tensor<B::InnerBackend, 1>>,
+    /// (elements, dtype of the gradient when there was one) per parameter visited.
+    layout: Vec<(usize, Option<DType>)>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Flatten<'_, B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if !self.seen.insert(param.id) {
+            return;
+        }
+        let n = param.shape().num_elements();
+        let (part, dtype) = match self.grads.remove::<B::InnerBackend, D>(param.id) {
+            Some(g) => {
+                let dtype = g.dtype();
+                (g.cast(DType::F32).reshape([n]), Some(dtype))
+            }
+            None => (Tensor::zeros([n], &self.device), None),
+        };
+        self.parts.push(part);
+        self.layout.push((n, dtype));
+    }
+}
+
+/// Puts the averaged buffer back as the parameters' gradients, in the order [`Flatten`]
+/// took them.
+struct Split<'a, B: AutodiffBackend> {
+    grads: &'a mut GradientsParams,
+    seen: HashSet<ParamId>,
+    flat: Tensor<B::InnerBackend, 1>,
+    offset: usize,
+    layout: std::vec::IntoIter<(usize, Option<DType>)>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Split<'_, B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if !self.seen.insert(param.id) {
+            return; // a tied parameter, already put back
+        }
+        let Some((n, dtype)) = self.layout.next() else {
+            return;
+        };
+        let part = self.flat.clone().slice(self.offset..self.offset + n);
+        self.offset += n;
+        if let Some(dtype) = dtype {
+            let g = part.reshape(param.shape()).cast(dtype);
+            self.grads.register::<B::InnerBackend, D>(param.id, g);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{pack, unpack, ws_port};
+
+    #[test]
+    fn bytes_survive_packing_and_sums_with_zeros() {
+        let bytes: Vec<u8> = (0..=255u8).chain([0, 255, 255, 7]).collect();
+        let packed = pack(&bytes);
+        assert_eq!(packed.len(), bytes.len().div_ceil(3));
+        let summed: Vec<f32> = packed.iter().map(|v| 0.0 + v + 0.0).collect();
+        assert_eq!(unpack(&summed, bytes.len()), bytes);
+        assert!(packed.iter().all(|&v| v < (1 << 24) as f32));
+    }
+
+    #[test]
+    fn ports_of_ws_addresses() {
+        assert_eq!(ws_port("ws://10.0.0.2:3001"), Some(3001));
+        assert_eq!(ws_port("ws://localhost:80/"), Some(80));
+        assert_eq!(ws_port("http://localhost:80"), None);
+        assert_eq!(ws_port("ws://localhost"), None);
     }
 }

@@ -162,6 +162,7 @@ fn f16_training_matches_f32<B: TrainingBackend>(device: B::Device, name: &str) {
             run_dir: dir.clone(),
             resume: false,
             stop: &stop,
+            link: None,
         };
         let mut losses = Vec::new();
         train::<B>(&config, std::slice::from_ref(&device), &opts, &mut |e| {

@@ -32,6 +32,7 @@ fn run(
         run_dir: dir.to_path_buf(),
         resume,
         stop: &stop,
+        link: None,
     };
     let mut losses = Vec::new();
     let devices = vec![Default::default(); config.devices];

@@ -1,0 +1,274 @@
+use crate::{
+    PeerId,
+    global::{
+        NodeId,
+        shared::{
+            CollectiveMessageResponse, GlobalCollectiveError, RemoteRequest, RemoteResponse,
+            RequestId, SessionId,
+        },
+    },
+};
+use burn_communication::Address;
+use std::collections::HashMap;
+use tokio::sync::mpsc::{Receiver, Sender};
+
+pub(crate) struct Session {
+    response_sender: Sender<CollectiveMessageResponse>,
+    response_receiver: Option<Receiver<CollectiveMessageResponse>>,
+}
+
+impl Session {
+    fn new() -> Self {
+        let (response_sender, recv) = tokio::sync::mpsc::channel::<CollectiveMessageResponse>(1);
+        Self {
+            response_sender,
+            response_receiver: Some(recv),
+        }
+    }
+
+    async fn respond(&mut self, response: CollectiveMessageResponse) {
+        // sru-rs patch: a node that left has no response channel any more; not a panic.
+        let _ = self.response_sender.send(response).await;
+    }
+}
+
+pub(crate) struct GlobalCollectiveState {
+    /// The ids passed to each register so far, and their addresses
+    registered_nodes: HashMap<SessionId, NodeId>,
+    /// Address for each node
+    node_addresses: HashMap<NodeId, Address>,
+    /// Peer on each node
+    node_peers: HashMap<NodeId, Vec<PeerId>>,
+
+    /// How many total nodes for the current register operation, as defined by the first caller
+    cur_num_nodes: Option<u32>,
+    /// How many peers have registered total
+    num_global_peers: u32,
+
+    register_requests: Vec<(SessionId, RequestId, NodeId)>,
+
+    sessions: HashMap<SessionId, Session>,
+
+    /// sru-rs patch: ids given to nodes until all have registered (then renumbered).
+    provisional_ids: u32,
+}
+
+impl GlobalCollectiveState {
+    pub fn new() -> Self {
+        Self {
+            registered_nodes: HashMap::new(),
+            node_addresses: HashMap::new(),
+            node_peers: HashMap::new(),
+            cur_num_nodes: None,
+            num_global_peers: 0,
+            register_requests: Vec::new(),
+            sessions: HashMap::new(),
+            provisional_ids: 0,
+        }
+    }
+
+    pub(crate) fn init_session(&mut self, id: SessionId) {
+        if self.sessions.contains_key(&id) {
+            return;
+        }
+        self.sessions.insert(id, Session::new());
+    }
+
+    /// Create the session with given id if necessary, and get the response receiver
+    pub(crate) fn get_session_responder(
+        &mut self,
+        id: SessionId,
+    ) -> Receiver<CollectiveMessageResponse> {
+        self.init_session(id);
+        let session = self.sessions.get_mut(&id).unwrap();
+        let response_recv = session.response_receiver.take();
+
+        response_recv.unwrap()
+    }
+
+    pub(crate) async fn respond(
+        &mut self,
+        session_id: SessionId,
+        response: CollectiveMessageResponse,
+    ) {
+        if let Some(session) = self.sessions.get_mut(&session_id) {
+            session.respond(response).await;
+        }
+    }
+
+    /// Process an incoming node's request
+    pub(crate) async fn process_request(
+        &mut self,
+        session_id: SessionId,
+        request_id: RequestId,
+        request: RemoteRequest,
+    ) {
+        if let Err(err) = match request {
+            RemoteRequest::Register {
+                node_addr,
+                num_nodes,
+                peers,
+            } => {
+                self.register(session_id, request_id, node_addr, num_nodes, peers)
+                    .await
+            }
+            RemoteRequest::Finish => self.finish(session_id, request_id).await,
+        } {
+            // Error occurred, send it as response
+            let content = RemoteResponse::Error(err);
+            self.respond(
+                session_id,
+                CollectiveMessageResponse {
+                    request_id,
+                    content,
+                },
+            )
+            .await;
+        }
+    }
+
+    /// Un-register a node. Any pending requests will be cancelled, returning error responses.
+    async fn finish(
+        &mut self,
+        session_id: SessionId,
+        request_id: RequestId,
+    ) -> Result<(), GlobalCollectiveError> {
+        let node_id = self
+            .registered_nodes
+            .remove(&session_id)
+            .ok_or(GlobalCollectiveError::NotRegisteredOnFinish)?;
+        self.node_addresses.remove(&node_id);
+        self.node_peers.remove(&node_id);
+        self.reset_if_empty();
+
+        let mut register_requests = vec![];
+        core::mem::swap(&mut register_requests, &mut self.register_requests);
+        for (session, req, node_id) in register_requests {
+            if session == session_id {
+                // Send a response if we are finishing a session with a pending register request
+                let content = RemoteResponse::Error(GlobalCollectiveError::PendingRegisterOnFinish);
+                let response = CollectiveMessageResponse {
+                    request_id: req,
+                    content,
+                };
+                self.respond(session_id, response).await;
+            } else {
+                // keep the register request
+                self.register_requests.push((session, req, node_id));
+            }
+        }
+
+        self.respond(
+            session_id,
+            CollectiveMessageResponse {
+                request_id,
+                content: RemoteResponse::FinishAck,
+            },
+        )
+        .await;
+
+        Ok(())
+    }
+
+    async fn register(
+        &mut self,
+        session_id: SessionId,
+        request_id: RequestId,
+        node_addr: Address,
+        num_nodes: u32,
+        peers: Vec<PeerId>,
+    ) -> Result<(), GlobalCollectiveError> {
+        match &self.cur_num_nodes {
+            Some(cur_num_nodes) => {
+                if *cur_num_nodes != num_nodes {
+                    return Err(GlobalCollectiveError::RegisterParamsMismatch);
+                }
+            }
+            None => {
+                self.cur_num_nodes = Some(num_nodes);
+            }
+        }
+
+        self.num_global_peers += peers.len() as u32;
+
+        if self.node_addresses.values().any(|addr| node_addr == *addr) {
+            return Err(GlobalCollectiveError::DoubleRegister);
+        }
+        // A provisional id, unique among the registered nodes (some may have left).
+        let node_id: NodeId = (1 << 31 | self.provisional_ids).into();
+        self.provisional_ids = self.provisional_ids.wrapping_add(1) & !(1 << 31);
+        self.registered_nodes.insert(session_id, node_id);
+        self.node_addresses.insert(node_id, node_addr);
+        self.node_peers.insert(node_id, peers);
+
+        self.register_requests
+            .push((session_id, request_id, node_id));
+
+        if self.registered_nodes.len() == num_nodes as usize {
+            // sru-rs patch: the final ids follow the nodes' addresses, not the order in which
+            // they arrived, so a collective restarted with the same nodes sums in the same
+            // order (the ring's order) and reproduces its results.
+            let mut order: Vec<(SessionId, NodeId)> =
+                self.registered_nodes.iter().map(|(s, n)| (*s, *n)).collect();
+            order.sort_by_key(|(_, n)| format!("{:?}", self.node_addresses[n]));
+            let renumber: HashMap<NodeId, NodeId> = order
+                .iter()
+                .enumerate()
+                .map(|(i, (_, old))| (*old, NodeId::from(i)))
+                .collect();
+            self.registered_nodes = order
+                .iter()
+                .map(|(s, old)| (*s, renumber[old]))
+                .collect();
+            self.node_addresses = core::mem::take(&mut self.node_addresses)
+                .into_iter()
+                .map(|(old, a)| (renumber[&old], a))
+                .collect();
+            self.node_peers = core::mem::take(&mut self.node_peers)
+                .into_iter()
+                .map(|(old, p)| (renumber[&old], p))
+                .collect();
+
+            let mut callbacks = vec![];
+            core::mem::swap(&mut callbacks, &mut self.register_requests);
+
+            for (session, request, node_id) in callbacks {
+                let content = RemoteResponse::Register {
+                    node_id: renumber[&node_id],
+                    nodes: self.node_addresses.clone(),
+                    num_global_devices: self.num_global_peers,
+                };
+                let resp = CollectiveMessageResponse {
+                    request_id: request,
+                    content,
+                };
+                self.respond(session, resp).await;
+            }
+        }
+
+        Ok(())
+    }
+
+    /// sru-rs patch: once every node has left, the next collective may differ (node count).
+    fn reset_if_empty(&mut self) {
+        if self.registered_nodes.is_empty() {
+            self.cur_num_nodes = None;
+            self.num_global_peers = 0;
+        }
+    }
+
+    /// sru-rs patch: a node whose connection closed without `Finish` (it died) leaves the
+    /// collective, so the orchestrator can serve the next one instead of counting it forever.
+    pub(crate) fn drop_session(&mut self, session_id: SessionId) {
+        self.sessions.remove(&session_id);
+        self.register_requests.retain(|(s, _, _)| *s != session_id);
+        if let Some(node_id) = self.registered_nodes.remove(&session_id) {
+            log::warn!("Node {node_id:?} left without finishing");
+            self.node_addresses.remove(&node_id);
+            if let Some(peers) = self.node_peers.remove(&node_id) {
+                self.num_global_peers = self.num_global_peers.saturating_sub(peers.len() as u32);
+            }
+        }
+        self.reset_if_empty();
+    }
+}
