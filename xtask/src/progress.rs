@@ -82,8 +82,11 @@ impl Renderer {
             Event::Logged(m) => {
                 let extra = match (m.lr, m.tokens_per_s) {
                     (Some(lr), Some(tps)) => format!(
-                        "  lr {lr:.2e}  |g| {:.3}  {tps:.0} tok/s",
-                        m.grad_norm.unwrap_or(f64::NAN)
+                        "  lr {lr:.2e}  |g| {:.3}  {tps:.0} tok/s{}",
+                        m.grad_norm.unwrap_or(f64::NAN),
+                        m.exchange_s
+                            .map(|x| format!("  all-reduce {:.1} ms/update", x * 1e3))
+                            .unwrap_or_default()
                     ),
                     _ => format!("  ({} tokens)", m.tokens),
                 };

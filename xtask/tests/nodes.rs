@@ -285,6 +285,53 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
     assert_eq!(r1.get(&200), a0.get(&200), "node 1 resumed to other weights");
     assert!(!k[1].join(".resume-node-1").exists(), "node 1 kept its copy of the checkpoint");
 
+    // A node that stops answering (SIGSTOP) stops the other after --node-timeout.
+    let st = [dir.join("stuck-0"), dir.join("stuck-1")];
+    let slogs = [dir.join("stuck-0.log"), dir.join("stuck-1.log")];
+    let sn: Vec<usize> = (0..2)
+        .map(|r| kids.spawn(&format!("node {r}"), tiny(&st[r]).args(node_args(r, &ports)), &slogs[r]))
+        .collect();
+    let first = st[0].join(sru_train::CHECKPOINTS_DIR).join(sru_train::checkpoint::folder_name(50));
+    let t = Instant::now();
+    while !first.is_dir() {
+        assert!(t.elapsed() < LIMIT, "no checkpoint:\n{}", read(&slogs[0]));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = kids.0[sn[1]].1.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
+    let stopped = Instant::now();
+    let status = kids.wait(sn[0], Duration::from_secs(NODE_TIMEOUT + 30));
+    let waited = stopped.elapsed().as_secs_f64();
+    let log0 = read(&slogs[0]);
+    assert!(!status.success(), "node 0 went on without node 1:\n{log0}");
+    assert!(log0.contains("(node 1)") && log0.contains("stuck"), "{log0}");
+    assert!(waited >= NODE_TIMEOUT as f64 - 1.0, "node 0 gave up after {waited:.1} s");
+    eprintln!("node 0 stopped {waited:.1} s after node 1 was suspended");
+    let _ = kids.0[sn[1]].1.kill();
+
+    // A node started with another config is refused by both, with the setting named.
+    let mlogs = [dir.join("mismatch-0.log"), dir.join("mismatch-1.log")];
+    let mn: Vec<usize> = (0..2)
+        .map(|r| {
+            let mut c = tiny(&dir.join(format!("mismatch-{r}")));
+            c.args(node_args(r, &ports));
+            if r == 1 {
+                c.args(["--lr", "0.02"]);
+            }
+            kids.spawn(&format!("node {r}"), &mut c, &mlogs[r])
+        })
+        .collect();
+    for (r, &i) in mn.iter().enumerate() {
+        let status = kids.wait(i, LIMIT);
+        let log = read(&mlogs[r]);
+        assert!(!status.success(), "node {r} accepted a different config:\n{log}");
+        assert!(
+            log.contains("(node 1)") && log.contains("different config") && log.contains("lr = 0.02"),
+            "node {r}:\n{log}"
+        );
+    }
+    assert!(!dir.join("mismatch-0").join(sru_train::CHECKPOINTS_DIR).exists());
+
     // The orchestrator served every run and is still up.
     assert!(kids.0[orch].1.try_wait().expect("wait").is_none(), "{}", read(&dir.join("orchestrator.log")));
     drop(kids);

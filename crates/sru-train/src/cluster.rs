@@ -178,12 +178,22 @@ impl Cluster {
                 })
             })
             .collect();
+        let others: Vec<usize> = (0..self.addresses.len())
+            .filter(|&n| n != self.link.node)
+            .collect();
         match gone.as_slice() {
             [] => TrainError::Node {
-                node: None,
+                node: (others.len() == 1).then(|| others[0]),
                 why: format!(
-                    "{why}; every other node's data service still answers, so one may be stuck \
-                     (node {} stops here)",
+                    "{why}; the data service of node{} {} still accepts connections, so it is \
+                     stuck or overloaded rather than gone (node {} stops here, the last \
+                     checkpoint stays usable)",
+                    if others.len() == 1 { "" } else { "s" },
+                    others
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     self.link.node
                 ),
             },

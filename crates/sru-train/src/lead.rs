@@ -97,6 +97,7 @@ impl Lead<'_> {
         w.norm += u.grad_norm;
         w.updates += 1;
         w.seconds += seconds;
+        w.exchange += u.exchange_seconds;
         (self.on_event)(Event::Step {
             step,
             loss: u.loss,
@@ -119,6 +120,9 @@ impl Lead<'_> {
             line.lr = Some(u.lr);
             line.grad_norm = Some(w.norm / n as f64);
             line.tokens_per_s = Some((n * tokens_per_step) as f64 / w.seconds.max(1e-9));
+            if train.peer().world > 1 {
+                line.exchange_s = Some(w.exchange / n as f64);
+            }
             self.log(line)?;
         }
         let due = Due::after(config, step, u);

@@ -37,6 +37,11 @@ pub struct MetricLine {
     /// Training throughput over the window (training lines).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_per_s: Option<f64>,
+    /// Seconds per update spent exchanging with the other devices (the gradient all-reduce
+    /// and the status sum, across nodes too), averaged over the window (training lines of
+    /// data-parallel runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange_s: Option<f64>,
     /// Training seconds so far (over all resumed sessions).
     pub elapsed_s: f64,
     /// Training FLOPs so far: updates × tokens per update × the model's training FLOPs per
@@ -58,6 +63,7 @@ impl MetricLine {
             lr: None,
             grad_norm: None,
             tokens_per_s: None,
+            exchange_s: None,
             elapsed_s,
             train_flops: None,
         }

@@ -38,6 +38,9 @@ pub(crate) struct Window {
     pub updates: u64,
     /// Their training seconds.
     pub seconds: f64,
+    /// Their seconds of exchange with the other devices.
+    #[serde(default)]
+    pub exchange: f64,
 }
 
 /// What a run has recorded so far: its metrics lines, the best validation, the training

@@ -93,6 +93,9 @@ pub struct UpdateOutcome {
     pub applied: bool,
     /// Some peer asked to stop after this update.
     pub stop: bool,
+    /// Seconds this peer spent exchanging with the others (status sum and gradient
+    /// all-reduce, waiting for the slowest peer included).
+    pub exchange_seconds: f64,
 }
 
 /// Where a step continues from: the updates done, the loss scale and the carried state.
@@ -258,7 +261,9 @@ impl<B: TrainingBackend> TrainStep<B> {
             loss_sum / p.accumulate as f64,
             f64::from(u8::from(stop_requested)),
         ];
+        let exchange = std::time::Instant::now();
         let status = self.peer.sum::<B>(&local, &self.device)?;
+        let mut exchange_seconds = exchange.elapsed().as_secs_f64();
         let loss = status[0] / self.peer.world as f64;
         let stop = status[1] > 0.0;
         if !loss.is_finite() {
@@ -269,9 +274,15 @@ impl<B: TrainingBackend> TrainStep<B> {
                 value: loss,
             });
         }
+        let exchange = std::time::Instant::now();
         let mut grads = self
             .peer
             .mean_gradients::<B, _>(&model, acc.grads(), &self.device)?;
+        if self.peer.world > 1 {
+            // The all-reduce's result is used lazily on some backends: wait for it here.
+            let _ = B::sync(&self.device);
+        }
+        exchange_seconds += exchange.elapsed().as_secs_f64();
         if loss_scale != 1.0 {
             // PyTorch's `GradScaler.unscale_`, before clipping.
             scale::<B, _>(&model, &mut grads, 1.0 / loss_scale);
@@ -299,6 +310,7 @@ impl<B: TrainingBackend> TrainStep<B> {
             lr,
             applied,
             stop,
+            exchange_seconds,
         })
     }
 
