@@ -341,6 +341,18 @@ impl Train {
             link,
         };
         let result = dispatch(self.backend, config.devices, job);
+        if self.nodes.node_rank > 0 {
+            // Node 0 keeps the metrics, checkpoints and curves of the run.
+            let summary = result?;
+            eprintln!();
+            eprintln!(
+                "node {} finished {} updates{}; node 0 holds the metrics and checkpoints",
+                self.nodes.node_rank,
+                summary.step,
+                if summary.interrupted { " (interrupted)" } else { "" }
+            );
+            return Ok(());
+        }
         // The plot reflects whatever was logged, also after an interruption or an error.
         if let Err(e) = plot::curves_against(&run_dir, self.curves_x) {
             eprintln!("warning: could not draw the curves: {e:#}");
