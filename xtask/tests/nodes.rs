@@ -86,6 +86,51 @@ impl Children {
     }
 }
 
+/// A two-node `tiny` run: each node's run folder and log, and its child.
+struct Pair {
+    runs: [PathBuf; 2],
+    logs: [PathBuf; 2],
+    kids: [usize; 2],
+}
+
+impl Pair {
+    /// Starts both nodes of run `name` (`configure` adds arguments to node `rank`).
+    fn start(
+        kids: &mut Children,
+        dir: &Path,
+        name: &str,
+        ports: &[u16],
+        configure: impl Fn(usize, &mut Command),
+    ) -> Pair {
+        let runs = [0, 1].map(|r| dir.join(format!("{name}-{r}")));
+        let logs = [0, 1].map(|r| dir.join(format!("{name}-{r}.log")));
+        let ids = [0, 1].map(|r| {
+            let mut c = tiny(&runs[r]);
+            c.args(node_args(r, ports));
+            configure(r, &mut c);
+            kids.spawn(&format!("{name} node {r}"), &mut c, &logs[r])
+        });
+        Pair { runs, logs, kids: ids }
+    }
+
+    /// Waits until node 0 has written the checkpoint of update 50 (node 0 still running).
+    fn first_checkpoint(&self, kids: &mut Children) {
+        let first = self.runs[0]
+            .join(sru_train::CHECKPOINTS_DIR)
+            .join(sru_train::checkpoint::folder_name(50));
+        let t = Instant::now();
+        while !first.is_dir() {
+            assert!(t.elapsed() < LIMIT, "no checkpoint:\n{}", read(&self.logs[0]));
+            assert!(
+                kids.0[self.kids[0]].1.try_wait().expect("wait").is_none(),
+                "node 0 ended early:\n{}",
+                read(&self.logs[0])
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// The arguments of node `rank` of a two-node `tiny` run.
 fn node_args(rank: usize, ports: &[u16]) -> Vec<String> {
     [
@@ -185,18 +230,13 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
     let one_s = t.elapsed().as_secs_f64();
 
     // Two nodes of one device each.
-    let two = [dir.join("two-0"), dir.join("two-1")];
-    let logs = [dir.join("two-0.log"), dir.join("two-1.log")];
     let t = Instant::now();
-    let n: Vec<usize> = (0..2)
-        .map(|r| {
-            let name = format!("node {r}");
-            kids.spawn(&name, tiny(&two[r]).args(node_args(r, &ports)), &logs[r])
-        })
-        .collect();
-    for (r, &i) in n.iter().enumerate() {
-        assert!(kids.wait(i, LIMIT).success(), "node {r}:\n{}", read(&logs[r]));
+    let pair = Pair::start(&mut kids, &dir, "two", &ports, |_, _| {});
+    for r in 0..2 {
+        let status = kids.wait(pair.kids[r], LIMIT);
+        assert!(status.success(), "node {r}:\n{}", read(&pair.logs[r]));
     }
+    let (two, logs) = (&pair.runs, &pair.logs);
     let two_s = t.elapsed().as_secs_f64();
     eprintln!("200 updates of tiny: one process with 2 devices {one_s:.1} s, two nodes {two_s:.1} s");
 
@@ -230,22 +270,9 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
     assert!(d <= 1e-4, "final weights differ by {d}");
 
     // Killing node 1 stops node 0 within the timeout, with an error naming node 1.
-    let k = [dir.join("kill-0"), dir.join("kill-1")];
-    let klogs = [dir.join("kill-0.log"), dir.join("kill-1.log")];
-    let kn: Vec<usize> = (0..2)
-        .map(|r| kids.spawn(&format!("node {r}"), tiny(&k[r]).args(node_args(r, &ports)), &klogs[r]))
-        .collect();
-    let first = k[0].join(sru_train::CHECKPOINTS_DIR).join(sru_train::checkpoint::folder_name(50));
-    let t = Instant::now();
-    while !first.is_dir() {
-        assert!(t.elapsed() < LIMIT, "no checkpoint:\n{}", read(&klogs[0]));
-        assert!(
-            kids.0[kn[0]].1.try_wait().expect("wait").is_none(),
-            "node 0 ended early:\n{}",
-            read(&klogs[0])
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let kill = Pair::start(&mut kids, &dir, "kill", &ports, |_, _| {});
+    kill.first_checkpoint(&mut kids);
+    let (k, klogs, kn) = (&kill.runs, &kill.logs, kill.kids);
     kids.0[kn[1]].1.kill().expect("kill node 1");
     let killed = Instant::now();
     let status = kids.wait(kn[0], Duration::from_secs(NODE_TIMEOUT + 30));
@@ -286,17 +313,9 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
     assert!(!k[1].join(".resume-node-1").exists(), "node 1 kept its copy of the checkpoint");
 
     // A node that stops answering (SIGSTOP) stops the other after --node-timeout.
-    let st = [dir.join("stuck-0"), dir.join("stuck-1")];
-    let slogs = [dir.join("stuck-0.log"), dir.join("stuck-1.log")];
-    let sn: Vec<usize> = (0..2)
-        .map(|r| kids.spawn(&format!("node {r}"), tiny(&st[r]).args(node_args(r, &ports)), &slogs[r]))
-        .collect();
-    let first = st[0].join(sru_train::CHECKPOINTS_DIR).join(sru_train::checkpoint::folder_name(50));
-    let t = Instant::now();
-    while !first.is_dir() {
-        assert!(t.elapsed() < LIMIT, "no checkpoint:\n{}", read(&slogs[0]));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let stuck = Pair::start(&mut kids, &dir, "stuck", &ports, |_, _| {});
+    stuck.first_checkpoint(&mut kids);
+    let (slogs, sn) = (&stuck.logs, stuck.kids);
     let pid = kids.0[sn[1]].1.id().to_string();
     assert!(Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
     let stopped = Instant::now();
@@ -310,17 +329,12 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
     let _ = kids.0[sn[1]].1.kill();
 
     // A node started with another config is refused by both, with the setting named.
-    let mlogs = [dir.join("mismatch-0.log"), dir.join("mismatch-1.log")];
-    let mn: Vec<usize> = (0..2)
-        .map(|r| {
-            let mut c = tiny(&dir.join(format!("mismatch-{r}")));
-            c.args(node_args(r, &ports));
-            if r == 1 {
-                c.args(["--lr", "0.02"]);
-            }
-            kids.spawn(&format!("node {r}"), &mut c, &mlogs[r])
-        })
-        .collect();
+    let mismatch = Pair::start(&mut kids, &dir, "mismatch", &ports, |r, c| {
+        if r == 1 {
+            c.args(["--lr", "0.02"]);
+        }
+    });
+    let (mlogs, mn) = (&mismatch.logs, mismatch.kids);
     for (r, &i) in mn.iter().enumerate() {
         let status = kids.wait(i, LIMIT);
         let log = read(&mlogs[r]);
@@ -331,6 +345,20 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
         );
     }
     assert!(!dir.join("mismatch-0").join(sru_train::CHECKPOINTS_DIR).exists());
+
+    // Nodes that disagree on the device count are refused too (before any exchange whose
+    // shape depends on it).
+    let devices = Pair::start(&mut kids, &dir, "devices", &ports, |r, c| {
+        if r == 1 {
+            c.args(["--devices", "2"]);
+        }
+    });
+    for r in 0..2 {
+        let status = kids.wait(devices.kids[r], LIMIT);
+        let log = read(&devices.logs[r]);
+        assert!(!status.success(), "node {r} accepted other device counts:\n{log}");
+        assert!(log.contains("disagree on --devices"), "node {r}:\n{log}");
+    }
 
     // The orchestrator served every run and is still up.
     assert!(kids.0[orch].1.try_wait().expect("wait").is_none(), "{}", read(&dir.join("orchestrator.log")));

@@ -81,6 +81,20 @@ pub(crate) fn greet<B: Backend>(
     refusal: Option<String>,
     device: &B::Device,
 ) -> Result<Cluster, TrainError> {
+    // First an exchange whose shape does not depend on the settings: a gather over another
+    // device count would not fit together.
+    let counts = peer.sum_fixed::<B>(&[1.0, config.devices as f64, link.nodes as f64], device)?;
+    let world = config.world() as f64;
+    if counts[0] != world || counts[1] != world * config.devices as f64 || counts[2] != world * link.nodes as f64 {
+        return Err(TrainError::Node {
+            node: None,
+            why: format!(
+                "the nodes disagree on --devices or --nodes: this node has {} devices of {} \
+                 nodes, but {} devices joined",
+                config.devices, link.nodes, counts[0]
+            ),
+        });
+    }
     let info = cache.info();
     let own = Hello {
         node: link.node,

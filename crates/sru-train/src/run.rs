@@ -145,7 +145,21 @@ fn check_link(config: &TrainConfig, link: Option<&NodeLink>) -> Result<(), Train
             "node_rank",
             format!("node rank {} is not below the node count {}", l.node, l.nodes),
         )),
-        Some(l) => l.port().map(|_| ()),
+        Some(l) => {
+            // Burn's data service binds inside a task and only logs a failure: check first.
+            let port = l.port()?;
+            std::net::TcpListener::bind(("0.0.0.0", port))
+                .map(drop)
+                .map_err(|e| {
+                    TrainError::config(
+                        "node_address",
+                        format!(
+                            "this node's data service cannot listen on port {port} ({e}); is \
+                             another node or program using it?"
+                        ),
+                    )
+                })
+        }
         None => Ok(()),
     }
 }

@@ -285,6 +285,36 @@ impl Peer {
         Ok(v.into_iter().map(f64::from).collect())
     }
 
+    /// Sums a few host values over all peers in a buffer of fixed size (1024 values), the same
+    /// whatever the device and node counts, so that peers that disagree on them still
+    /// exchange it and can tell.
+    ///
+    /// # Errors
+    /// More than 1024 values; the collective failed or did not answer in time.
+    pub fn sum_fixed<B: Backend>(
+        &self,
+        values: &[f64],
+        device: &B::Device,
+    ) -> Result<Vec<f64>, TrainError> {
+        const FIXED: usize = 1024;
+        if values.len() > FIXED {
+            return Err(TrainError::Collective {
+                rank: Some(self.rank),
+                why: format!("{} values do not fit a fixed exchange of {FIXED}", values.len()),
+            });
+        }
+        if self.world == 1 {
+            return Ok(values.to_vec());
+        }
+        let mut host = vec![0f32; FIXED];
+        for (h, &v) in host.iter_mut().zip(values) {
+            *h = v as f32;
+        }
+        let t = Tensor::<B, 1>::from_data(TensorData::new(host, [FIXED]), device);
+        let v = to_host(self.all_reduce_sum(t)?, self.rank)?;
+        Ok(v[..values.len()].iter().map(|&v| f64::from(v)).collect())
+    }
+
     /// Every peer's `bytes`, in rank order (one all-reduce for the sizes, one for the bytes).
     ///
     /// # Errors

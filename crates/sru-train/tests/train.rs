@@ -16,7 +16,8 @@ use sru_train::{
 type B = Autodiff<Flex>;
 
 /// Burn's CPU random generator is one per process: runs in parallel test threads would draw
-/// from it in turn and lose their reproducibility, so the runs here take turns.
+/// from it in turn and lose their reproducibility, so the runs here take turns, and so does
+/// loading a trained model (it initialises one before reading the weights in).
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Trains; returns the per-update losses reported and the outcome.
@@ -48,6 +49,7 @@ fn run(
 }
 
 fn params(dir: &std::path::Path) -> Vec<f32> {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let t = load_trained::<Flex>(dir, Which::Latest, &Default::default()).expect("load");
     flat_params(&t.model).expect("params")
 }
@@ -172,8 +174,10 @@ fn damaged_or_foreign_checkpoints_are_reported_not_loaded() {
         msg.contains("model.safetensors") && msg.contains("truncated"),
         "{msg}"
     );
-    let err =
-        load_trained::<Flex>(&dir, Which::Latest, &Default::default()).expect_err("truncated");
+    let err = {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        load_trained::<Flex>(&dir, Which::Latest, &Default::default()).expect_err("truncated")
+    };
     assert!(err.to_string().contains("model.safetensors"), "{err}");
 }
 
