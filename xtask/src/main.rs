@@ -38,7 +38,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Train a language model (no arguments: SRU++ `small` on the bundled excerpt, CPU).
-    Train(train::Train),
+    Train(Box<train::Train>),
     /// SRU++ against a Transformer-XL of the same size under one compute budget.
     Experiment(experiment::Experiment),
     /// Benchmarks with stable output (`bench train-step --json`).
@@ -62,7 +62,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     alloc::keep_freed_memory();
     match Cli::parse().command {
-        Command::Train(c) => c.run(),
+        Command::Train(c) => (*c).run(),
         Command::Experiment(c) => c.run(),
         Command::Eval(c) => c.run(),
         Command::Bench(c) => c.run(),

@@ -93,7 +93,7 @@ impl TxlOptions {
                 return Err(ModelError::config(setting, format!("{setting} must be positive")));
             }
         }
-        if c.n_d % 2 != 0 {
+        if !c.n_d.is_multiple_of(2) {
             return Err(ModelError::config(
                 "n_d",
                 format!("the sinusoidal positions need an even d_model, got {}", c.n_d),
