@@ -276,16 +276,16 @@ pub fn train<B: TrainingBackend>(
             Ok(())
         }));
     }
-    let peer = Peer::join::<B>(0, config.devices, link, &device0).map_err(|e| match link {
-        Some(l) => TrainError::Node {
+    let peer = Peer::join::<B>(0, config.devices, link, &device0).map_err(|e| match (link, e) {
+        (Some(l), TrainError::Collective { why, .. }) => TrainError::Node {
             node: None,
             why: format!(
-                "{e}; is the orchestrator running at {} and is every node started with \
+                "{why}; is the orchestrator running at {} and is every node started with \
                  --nodes {}?",
                 l.orchestrator, l.nodes
             ),
         },
-        None => e,
+        (_, e) => e,
     })?;
     let cluster: Option<Cluster> = match link {
         Some(l) => {
