@@ -5,7 +5,9 @@
 //!
 //! Writes `runs/<name>/`: `config.toml`, `checkpoints/`, `metrics.jsonl`, `curves.png`.
 //! Ctrl-C (SIGINT) or SIGTERM finishes the current update, saves a checkpoint and exits 0;
-//! `--resume <run>` continues it exactly where it stopped.
+//! `--resume <run>` continues it exactly where it stopped. `--nodes N --node-rank R
+//! --orchestrator ws://HOST:PORT` trains together with the other nodes of a run
+//! (`cargo xtask orchestrator`); node 0 writes the run folder.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

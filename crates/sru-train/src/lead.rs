@@ -2,8 +2,11 @@
 //! the step, keeps the metrics window, writes a `train` metrics line every `log_every`
 //! updates, validates every `eval_every` updates (and at the end) as the official scripts do
 //! (the training unroll as segment and window, `eval_batch_size` streams), checkpoints after a
-//! validation, every `checkpoint_every` updates and on a stop request. How a checkpoint is
-//! written is [`crate::checkpoint`]'s business; what it holds is [`crate::resume`]'s.
+//! validation, every `checkpoint_every` updates and on a stop request. Every device takes
+//! part in a checkpoint ([`gather_parts`]: carried state and a weight checksum from all, which
+//! must agree). On several nodes each node's device 0 does all this, so that all stay in
+//! step, and node 0 alone writes. How a checkpoint is written is [`crate::checkpoint`]'s
+//! business; what it holds is [`crate::resume`]'s.
 
 use std::path::PathBuf;
 

@@ -8,7 +8,8 @@
 //!   best weights; progress
 //!   arrives as [`Event`]s.
 //! - [`TrainStep`]: one update — accumulated segments with the recurrent state and attention
-//!   memory carried, the gradient all-reduce between devices ([`sync`]), global-norm clipping
+//!   memory carried, the gradient all-reduce between devices, of one machine or of several
+//!   ([`sync`], [`NodeLink`], [`run_orchestrator`]), global-norm clipping
 //!   ([`clip`]), RAdam or AdamW ([`adam`]) on warmup + cosine ([`schedule`]), mixed precision
 //!   as `torch.cuda.amp` (f32 parameters, gradients and optimizer state; f16/bf16 products;
 //!   [`precision`]). Benchmarks time this same step.

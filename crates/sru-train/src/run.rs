@@ -1,9 +1,11 @@
-//! [`train`]: a whole run. It checks the config and data, builds the model (or reads the
-//! latest checkpoint), starts one thread per extra device, and runs the loop on every
-//! device: [`TrainStep::update`] on the device's [`TrainStream`], and on device 0 also the
-//! duties of [`crate::lead`]. At the end, valid and test are evaluated in full with the
-//! best weights on validation (reloaded from their checkpoint, as the official scripts do),
-//! with the final evaluation's window and batch.
+//! [`train`]: a whole run. It checks the config and data, starts one thread per extra device,
+//! joins the collective (on several nodes: checks the nodes against each other, see
+//! [`crate::cluster`]), builds the model (or reads the latest checkpoint, node 0's on every
+//! node), and runs the loop on every device: [`TrainStep::update`] on the device's
+//! [`TrainStream`], and on each node's device 0 also the duties of [`crate::lead`]. At the
+//! end, node 0 evaluates valid and test in full with the best weights on validation
+//! (reloaded from their checkpoint, as the official scripts do), with the final evaluation's
+//! window and batch.
 //!
 //! Reproducibility: the backend's random generator is reseeded before every segment (see
 //! [`crate::step`]). Burn's generators are per process (Flex) or per device, so two runs in
