@@ -275,14 +275,7 @@ impl Peer {
         values: &[f64],
         device: &B::Device,
     ) -> Result<Vec<f64>, TrainError> {
-        if self.world == 1 {
-            return Ok(values.to_vec());
-        }
-        let host: Vec<f32> = values.iter().map(|&v| v as f32).collect();
-        let t =
-            Tensor::<B::InnerBackend, 1>::from_data(TensorData::new(host, [values.len()]), device);
-        let v = to_host(self.all_reduce_sum(t)?, self.rank)?;
-        Ok(v.into_iter().map(f64::from).collect())
+        self.sum_in::<B::InnerBackend>(values, values.len(), device)
     }
 
     /// Sums a few host values over all peers in a buffer of fixed size (1024 values), the same
@@ -303,14 +296,24 @@ impl Peer {
                 why: format!("{} values do not fit a fixed exchange of {FIXED}", values.len()),
             });
         }
+        self.sum_in::<B>(values, FIXED, device)
+    }
+
+    /// Sums `values`, sent as f32 in a buffer of `len` ≥ `values.len()` (zero-padded).
+    fn sum_in<B: Backend>(
+        &self,
+        values: &[f64],
+        len: usize,
+        device: &B::Device,
+    ) -> Result<Vec<f64>, TrainError> {
         if self.world == 1 {
             return Ok(values.to_vec());
         }
-        let mut host = vec![0f32; FIXED];
+        let mut host = vec![0f32; len];
         for (h, &v) in host.iter_mut().zip(values) {
             *h = v as f32;
         }
-        let t = Tensor::<B, 1>::from_data(TensorData::new(host, [FIXED]), device);
+        let t = Tensor::<B, 1>::from_data(TensorData::new(host, [len]), device);
         let v = to_host(self.all_reduce_sum(t)?, self.rank)?;
         Ok(v[..values.len()].iter().map(|&v| f64::from(v)).collect())
     }
