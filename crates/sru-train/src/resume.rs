@@ -129,7 +129,7 @@ pub(crate) struct Resumed<B: TrainingBackend> {
 }
 
 /// Reads checkpoint `dir` into `model` and `optim`, after checking that it was made for the
-/// same model and the same devices × batch × unroll as `config`.
+/// same model and the same nodes × devices × batch × unroll as `config`.
 pub(crate) fn resume<B: TrainingBackend>(
     dir: &Path,
     config: &TrainConfig,
@@ -146,14 +146,19 @@ pub(crate) fn resume<B: TrainingBackend>(
             "it was made for a different model configuration",
         ));
     }
-    if (made.devices, made.batch_size, made.unroll)
-        != (config.devices, config.batch_size, config.unroll)
+    if (made.nodes, made.devices, made.batch_size, made.unroll)
+        != (config.nodes, config.devices, config.batch_size, config.unroll)
     {
         return Err(TrainError::checkpoint(
             dir,
             format!(
-                "it was made with {} devices × batch {} × unroll {}; resume with the same",
-                made.devices, made.batch_size, made.unroll
+                "it was made with {} node{} × {} devices × batch {} × unroll {}; resume with the \
+                 same",
+                made.nodes,
+                if made.nodes == 1 { "" } else { "s" },
+                made.devices,
+                made.batch_size,
+                made.unroll
             ),
         ));
     }

@@ -199,7 +199,7 @@ type Parts<B> = (
 /// A new run refuses a folder that already holds checkpoints; `opts.resume` continues from
 /// the latest one, which must match the config's model and device count. On several nodes,
 /// node 0 writes metrics and checkpoints (every node's carried state included) and sends its
-/// checkpoint to the others on resume; the others keep nothing in their run folders.
+/// checkpoint to the others on resume; the others keep only their config ([`config_file`]).
 ///
 /// # Errors
 /// Bad configs or data, unreadable checkpoints, I/O failures, a non-finite loss or gradient
