@@ -326,7 +326,9 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
     assert!(log0.contains("(node 1)") && log0.contains("stuck"), "{log0}");
     assert!(waited >= NODE_TIMEOUT as f64 - 1.0, "node 0 gave up after {waited:.1} s");
     eprintln!("node 0 stopped {waited:.1} s after node 1 was suspended");
+    // Gone for good (its data port free again) before the next pair starts.
     let _ = kids.0[sn[1]].1.kill();
+    let _ = kids.wait(sn[1], LIMIT);
 
     // A node started with another config is refused by both, with the setting named.
     let mismatch = Pair::start(&mut kids, &dir, "mismatch", &ports, |r, c| {
