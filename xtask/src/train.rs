@@ -17,7 +17,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use sru_data::{Split, TokenCache};
-use sru_train::{NodeLink, Precision, RunOptions, Summary, TrainConfig, recipe, train};
+use sru_train::{
+    NodeLink, Precision, RunOptions, Summary, TrainConfig, recipe, train, ws_host_port,
+};
 
 use crate::backend::{BackendJob, BackendKind, dispatch, ensure_available};
 use crate::corpus;
@@ -142,13 +144,7 @@ impl NodeArgs {
         let Some(orchestrator) = self.orchestrator.clone() else {
             bail!("--nodes {nodes} needs --orchestrator ws://HOST:PORT (cargo xtask orchestrator)");
         };
-        let rest = orchestrator
-            .strip_prefix("ws://")
-            .with_context(|| format!("--orchestrator `{orchestrator}` is not ws://HOST:PORT"))?;
-        let (host, port) = rest
-            .trim_end_matches('/')
-            .rsplit_once(':')
-            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+        let (host, port) = ws_host_port(&orchestrator)
             .with_context(|| format!("--orchestrator `{orchestrator}` is not ws://HOST:PORT"))?;
         let address = match &self.node_address {
             Some(a) => a.clone(),
@@ -162,7 +158,10 @@ impl NodeArgs {
                  orchestrator is not on this machine)"
             ),
         };
-        for (flag, v) in [("--node-timeout", self.node_timeout), ("--join-timeout", self.join_timeout)] {
+        for (flag, v) in [
+            ("--node-timeout", self.node_timeout),
+            ("--join-timeout", self.join_timeout),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 bail!("{flag} must be a positive number of seconds, got {v}");
             }
@@ -351,7 +350,11 @@ impl Train {
                 "node {} finished {} updates{}; node 0 holds the metrics and checkpoints",
                 self.nodes.node_rank,
                 summary.step,
-                if summary.interrupted { " (interrupted)" } else { "" }
+                if summary.interrupted {
+                    " (interrupted)"
+                } else {
+                    ""
+                }
             );
             return Ok(());
         }

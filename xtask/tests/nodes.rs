@@ -63,11 +63,7 @@ impl Drop for Children {
 impl Children {
     fn spawn(&mut self, name: &str, cmd: &mut Command, log: &Path) -> usize {
         let f = std::fs::File::create(log).expect("log");
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(f)
-            .spawn()
-            .expect("spawn");
+        let child = cmd.stdout(Stdio::null()).stderr(f).spawn().expect("spawn");
         self.0.push((name.to_string(), child));
         self.0.len() - 1
     }
@@ -110,7 +106,11 @@ impl Pair {
             configure(r, &mut c);
             kids.spawn(&format!("{name} node {r}"), &mut c, &logs[r])
         });
-        Pair { runs, logs, kids: ids }
+        Pair {
+            runs,
+            logs,
+            kids: ids,
+        }
     }
 
     /// Waits until node 0 has written the checkpoint of update 50 (node 0 still running).
@@ -120,7 +120,11 @@ impl Pair {
             .join(sru_train::checkpoint::folder_name(50));
         let t = Instant::now();
         while !first.is_dir() {
-            assert!(t.elapsed() < LIMIT, "no checkpoint:\n{}", read(&self.logs[0]));
+            assert!(
+                t.elapsed() < LIMIT,
+                "no checkpoint:\n{}",
+                read(&self.logs[0])
+            );
             assert!(
                 kids.0[self.kids[0]].1.try_wait().expect("wait").is_none(),
                 "node 0 ended early:\n{}",
@@ -191,7 +195,9 @@ fn lines(run: &Path) -> Vec<MetricLine> {
 fn weights(run: &Path) -> sru_model::weights::StateDict {
     let dir = run
         .join(sru_train::CHECKPOINTS_DIR)
-        .join(sru_train::checkpoint::folder_name(STEPS.parse().expect("steps")));
+        .join(sru_train::checkpoint::folder_name(
+            STEPS.parse().expect("steps"),
+        ));
     sru_model::weights::read_safetensors(&dir.join(sru_train::checkpoint::MODEL_FILE))
         .expect("final weights")
 }
@@ -202,7 +208,10 @@ fn max_difference(a: &sru_model::weights::StateDict, b: &sru_model::weights::Sta
         .map(|(k, x)| {
             let x = x.to_vec::<f32>().expect("f32");
             let y = b[k].to_vec::<f32>().expect("f32");
-            x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max)
+            x.iter()
+                .zip(&y)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0, f32::max)
         })
         .fold(0.0, f32::max)
 }
@@ -226,7 +235,11 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
         &dir.join("one.log"),
     );
     let t = Instant::now();
-    assert!(kids.wait(i, LIMIT).success(), "{}", read(&dir.join("one.log")));
+    assert!(
+        kids.wait(i, LIMIT).success(),
+        "{}",
+        read(&dir.join("one.log"))
+    );
     let one_s = t.elapsed().as_secs_f64();
 
     // Two nodes of one device each.
@@ -238,12 +251,17 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
     }
     let (two, logs) = (&pair.runs, &pair.logs);
     let two_s = t.elapsed().as_secs_f64();
-    eprintln!("200 updates of tiny: one process with 2 devices {one_s:.1} s, two nodes {two_s:.1} s");
+    eprintln!(
+        "200 updates of tiny: one process with 2 devices {one_s:.1} s, two nodes {two_s:.1} s"
+    );
 
     // Both nodes hold the same weights after every checkpoint (each checks all replicas and
     // prints the checksum; node 1's own copy is compared here too).
     let (a0, a1) = (agreements(&read(&logs[0])), agreements(&read(&logs[1])));
-    assert_eq!(a0.keys().copied().collect::<Vec<_>>(), vec![50, 100, 150, 200]);
+    assert_eq!(
+        a0.keys().copied().collect::<Vec<_>>(),
+        vec![50, 100, 150, 200]
+    );
     assert_eq!(a0, a1, "the nodes report different weights");
     // Node 1 keeps nothing but its config.
     let kept: Vec<_> = std::fs::read_dir(&two[1])
@@ -279,10 +297,16 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
     let stopped_s = killed.elapsed().as_secs_f64();
     let log0 = read(&klogs[0]);
     assert!(!status.success(), "node 0 went on without node 1:\n{log0}");
-    assert!(log0.contains("node 1"), "the error does not name node 1:\n{log0}");
+    assert!(
+        log0.contains("node 1"),
+        "the error does not name node 1:\n{log0}"
+    );
     eprintln!(
         "node 0 stopped {stopped_s:.1} s after node 1 was killed: {}",
-        log0.lines().rev().find(|l| l.contains("node 1")).unwrap_or_default()
+        log0.lines()
+            .rev()
+            .find(|l| l.contains("node 1"))
+            .unwrap_or_default()
     );
     let _ = kids.wait(kn[1], LIMIT);
 
@@ -291,17 +315,29 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
     let rn: Vec<usize> = (0..2)
         .map(|r| {
             let mut c = xtask();
-            c.args(["train", "--resume"]).arg(&k[r]).args(node_args(r, &ports));
+            c.args(["train", "--resume"])
+                .arg(&k[r])
+                .args(node_args(r, &ports));
             kids.spawn(&format!("resumed node {r}"), &mut c, &rlogs[r])
         })
         .collect();
     for (r, &i) in rn.iter().enumerate() {
-        assert!(kids.wait(i, LIMIT).success(), "resumed node {r}:\n{}", read(&rlogs[r]));
+        assert!(
+            kids.wait(i, LIMIT).success(),
+            "resumed node {r}:\n{}",
+            read(&rlogs[r])
+        );
     }
     let d = max_difference(&weights(&k[0]), &weights(&two[0]));
-    assert_eq!(d, 0.0, "the resumed run's weights are not the uninterrupted run's");
+    assert_eq!(
+        d, 0.0,
+        "the resumed run's weights are not the uninterrupted run's"
+    );
     let losses = |run: &Path| -> Vec<(u64, String, f64)> {
-        lines(run).into_iter().map(|m| (m.step, m.split, m.loss)).collect()
+        lines(run)
+            .into_iter()
+            .map(|m| (m.step, m.split, m.loss))
+            .collect()
     };
     assert_eq!(
         losses(&two[0]),
@@ -309,22 +345,41 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
         "the resumed run's losses are not the uninterrupted run's"
     );
     let r1 = agreements(&read(&rlogs[1]));
-    assert_eq!(r1.get(&200), a0.get(&200), "node 1 resumed to other weights");
-    assert!(!k[1].join(".resume-node-1").exists(), "node 1 kept its copy of the checkpoint");
+    assert_eq!(
+        r1.get(&200),
+        a0.get(&200),
+        "node 1 resumed to other weights"
+    );
+    assert!(
+        !k[1].join(".resume-node-1").exists(),
+        "node 1 kept its copy of the checkpoint"
+    );
 
     // A node that stops answering (SIGSTOP) stops the other after --node-timeout.
     let stuck = Pair::start(&mut kids, &dir, "stuck", &ports, |_, _| {});
     stuck.first_checkpoint(&mut kids);
     let (slogs, sn) = (&stuck.logs, stuck.kids);
     let pid = kids.0[sn[1]].1.id().to_string();
-    assert!(Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     let stopped = Instant::now();
     let status = kids.wait(sn[0], Duration::from_secs(NODE_TIMEOUT + 30));
     let waited = stopped.elapsed().as_secs_f64();
     let log0 = read(&slogs[0]);
     assert!(!status.success(), "node 0 went on without node 1:\n{log0}");
-    assert!(log0.contains("(node 1)") && log0.contains("stuck"), "{log0}");
-    assert!(waited >= NODE_TIMEOUT as f64 - 1.0, "node 0 gave up after {waited:.1} s");
+    assert!(
+        log0.contains("(node 1)") && log0.contains("stuck"),
+        "{log0}"
+    );
+    assert!(
+        waited >= NODE_TIMEOUT as f64 - 1.0,
+        "node 0 gave up after {waited:.1} s"
+    );
     eprintln!("node 0 stopped {waited:.1} s after node 1 was suspended");
     // Gone for good (its data port free again) before the next pair starts.
     let _ = kids.0[sn[1]].1.kill();
@@ -340,13 +395,22 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
     for (r, &i) in mn.iter().enumerate() {
         let status = kids.wait(i, LIMIT);
         let log = read(&mlogs[r]);
-        assert!(!status.success(), "node {r} accepted a different config:\n{log}");
         assert!(
-            log.contains("(node 1)") && log.contains("different config") && log.contains("lr = 0.02"),
+            !status.success(),
+            "node {r} accepted a different config:\n{log}"
+        );
+        assert!(
+            log.contains("(node 1)")
+                && log.contains("different config")
+                && log.contains("lr = 0.02"),
             "node {r}:\n{log}"
         );
     }
-    assert!(!dir.join("mismatch-0").join(sru_train::CHECKPOINTS_DIR).exists());
+    assert!(
+        !dir.join("mismatch-0")
+            .join(sru_train::CHECKPOINTS_DIR)
+            .exists()
+    );
 
     // Nodes that disagree on the device count are refused too (before any exchange whose
     // shape depends on it).
@@ -358,12 +422,19 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
     for r in 0..2 {
         let status = kids.wait(devices.kids[r], LIMIT);
         let log = read(&devices.logs[r]);
-        assert!(!status.success(), "node {r} accepted other device counts:\n{log}");
+        assert!(
+            !status.success(),
+            "node {r} accepted other device counts:\n{log}"
+        );
         assert!(log.contains("disagree on --devices"), "node {r}:\n{log}");
     }
 
     // The orchestrator served every run and is still up.
-    assert!(kids.0[orch].1.try_wait().expect("wait").is_none(), "{}", read(&dir.join("orchestrator.log")));
+    assert!(
+        kids.0[orch].1.try_wait().expect("wait").is_none(),
+        "{}",
+        read(&dir.join("orchestrator.log"))
+    );
     drop(kids);
     let _ = std::fs::remove_dir_all(&dir);
 }

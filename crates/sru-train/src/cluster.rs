@@ -6,7 +6,7 @@
 //! exchange fails, [`Cluster::diagnose`] probes every node's data service to name the one
 //! that is gone. [`run_orchestrator`] serves Burn's global orchestrator.
 
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use sru_data::TokenCache;
 
 use crate::config::TrainConfig;
 use crate::error::TrainError;
-use crate::sync::{NodeLink, Peer};
+use crate::sync::{NodeLink, Peer, port_free, ws_host_port};
 
 /// What one node says about itself at the start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,7 +85,10 @@ pub(crate) fn greet<B: Backend>(
     // device count would not fit together.
     let counts = peer.sum_fixed::<B>(&[1.0, config.devices as f64, link.nodes as f64], device)?;
     let world = config.world() as f64;
-    if counts[0] != world || counts[1] != world * config.devices as f64 || counts[2] != world * link.nodes as f64 {
+    if counts[0] != world
+        || counts[1] != world * config.devices as f64
+        || counts[2] != world * link.nodes as f64
+    {
         return Err(TrainError::Node {
             node: None,
             why: format!(
@@ -112,11 +115,12 @@ pub(crate) fn greet<B: Backend>(
     let devices = config.devices;
     let mut hellos = Vec::with_capacity(link.nodes);
     for node in 0..link.nodes {
-        let h: Hello = serde_json::from_slice(&all[node * devices]).map_err(|_| TrainError::Node {
-            node: Some(node),
-            why: "its description did not arrive intact: do two nodes share one --node-rank?"
-                .into(),
-        })?;
+        let h: Hello =
+            serde_json::from_slice(&all[node * devices]).map_err(|_| TrainError::Node {
+                node: Some(node),
+                why: "its description did not arrive intact: do two nodes share one --node-rank?"
+                    .into(),
+            })?;
         if h.node != node {
             return Err(TrainError::Node {
                 node: Some(h.node),
@@ -172,10 +176,9 @@ pub(crate) fn greet<B: Backend>(
     })
 }
 
-/// The `HOST:PORT` of a `ws://HOST:PORT` address.
+/// The socket address of a `ws://HOST:PORT` address.
 fn socket_of(address: &str) -> Option<std::net::SocketAddr> {
-    let rest = address.strip_prefix("ws://")?.trim_end_matches('/');
-    rest.to_socket_addrs().ok()?.next()
+    ws_host_port(address)?.to_socket_addrs().ok()?.next()
 }
 
 impl Cluster {
@@ -187,9 +190,8 @@ impl Cluster {
         let gone: Vec<usize> = (0..self.addresses.len())
             .filter(|&n| n != self.link.node)
             .filter(|&n| {
-                socket_of(&self.addresses[n]).is_none_or(|a| {
-                    TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_err()
-                })
+                socket_of(&self.addresses[n])
+                    .is_none_or(|a| TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_err())
             })
             .collect();
         let others: Vec<usize> = (0..self.addresses.len())
@@ -306,8 +308,7 @@ fn entries(mut archive: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
 /// # Errors
 /// The port is taken; the server could not start.
 pub fn run_orchestrator(port: u16) -> Result<(), TrainError> {
-    // Burn's server binds inside a task and only logs a failure: check the port first.
-    TcpListener::bind(("0.0.0.0", port)).map_err(|e| TrainError::Node {
+    port_free(port).map_err(|e| TrainError::Node {
         node: None,
         why: format!("the orchestrator cannot listen on port {port}: {e}"),
     })?;
@@ -332,7 +333,13 @@ mod tests {
         push_entry(&mut a, b"step-00000010", &[]);
         push_entry(&mut a, b"model.safetensors", &[1, 2, 3]);
         let e = entries(&a).expect("well formed");
-        assert_eq!(e, vec![(&b"step-00000010"[..], &[][..]), (&b"model.safetensors"[..], &[1u8, 2, 3][..])]);
+        assert_eq!(
+            e,
+            vec![
+                (&b"step-00000010"[..], &[][..]),
+                (&b"model.safetensors"[..], &[1u8, 2, 3][..])
+            ]
+        );
         assert!(entries(&a[..a.len() - 1]).is_none());
     }
 

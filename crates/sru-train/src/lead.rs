@@ -21,8 +21,8 @@ use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::eval::{EvalResult, EvalSpec, evaluate, planned_tokens};
-use crate::inference::flat_params;
 use crate::events::{Best, Event};
+use crate::inference::flat_params;
 use crate::metrics::{self, MetricLine};
 use crate::resume::{History, LoopState, checkpoint_files};
 use crate::run::CHECKPOINTS_DIR;
@@ -148,8 +148,7 @@ impl Lead<'_> {
             }
             self.last_valid = Some(r);
             self.log(
-                MetricLine::new(step, "valid", r.loss, r.tokens, self.elapsed())
-                    .with_flops(config),
+                MetricLine::new(step, "valid", r.loss, r.tokens, self.elapsed()).with_flops(config),
             )?;
             if self.history.best.is_none_or(|b| r.loss < b.loss) {
                 self.history.best = Some(Best { step, loss: r.loss });
@@ -275,7 +274,10 @@ pub(crate) fn gather_parts<B: TrainingBackend>(
         };
         let (crc, rest) = part.split_at_checked(4).ok_or_else(damaged)?;
         weights.push(u32::from_le_bytes(crc.try_into().map_err(|_| damaged())?));
-        carry.extend(parse_safetensors(rest, &format!("device {r}'s carried state"))?);
+        carry.extend(parse_safetensors(
+            rest,
+            &format!("device {r}'s carried state"),
+        )?);
     }
     Ok((carry, weights))
 }

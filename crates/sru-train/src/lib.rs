@@ -57,9 +57,9 @@ impl<B> TrainingBackend for B where
 {
 }
 
+pub use cluster::run_orchestrator;
 pub use config::{OptimizerKind, Precision, TrainConfig, WarmupStyle};
 pub use error::TrainError;
-pub use cluster::run_orchestrator;
 pub use eval::{EvalResult, EvalSpec, evaluate, score_segment};
 pub use events::{Best, Event, RunOptions, Summary};
 pub use inference::{Trained, Which, flat_params, load_trained};
@@ -67,5 +67,5 @@ pub use metrics::MetricLine;
 pub use recipe::{Recipe, recipe};
 pub use run::{CHECKPOINTS_DIR, CONFIG_FILE, config_file, train};
 pub use step::{Segment, StepState, TrainStep, UpdateOutcome};
-pub use sync::{NodeLink, Peer};
 pub use stream::TrainStream;
+pub use sync::{NodeLink, Peer, ws_host_port};

@@ -147,7 +147,12 @@ pub(crate) fn resume<B: TrainingBackend>(
         ));
     }
     if (made.nodes, made.devices, made.batch_size, made.unroll)
-        != (config.nodes, config.devices, config.batch_size, config.unroll)
+        != (
+            config.nodes,
+            config.devices,
+            config.batch_size,
+            config.unroll,
+        )
     {
         return Err(TrainError::checkpoint(
             dir,

@@ -141,33 +141,39 @@ fn check_link(config: &TrainConfig, link: Option<&NodeLink>) -> Result<(), Train
         )),
         Some(l) if l.nodes != config.nodes => Err(TrainError::config(
             "nodes",
-            format!("config asks for {} nodes, the link for {}", config.nodes, l.nodes),
+            format!(
+                "config asks for {} nodes, the link for {}",
+                config.nodes, l.nodes
+            ),
         )),
         Some(l) if l.node >= l.nodes => Err(TrainError::config(
             "node_rank",
-            format!("node rank {} is not below the node count {}", l.node, l.nodes),
+            format!(
+                "node rank {} is not below the node count {}",
+                l.node, l.nodes
+            ),
         )),
         Some(l) => {
-            // Burn's data service binds inside a task and only logs a failure: check first.
             let port = l.port()?;
-            std::net::TcpListener::bind(("0.0.0.0", port))
-                .map(drop)
-                .map_err(|e| {
-                    TrainError::config(
-                        "node_address",
-                        format!(
-                            "this node's data service cannot listen on port {port} ({e}); is \
+            crate::sync::port_free(port).map_err(|e| {
+                TrainError::config(
+                    "node_address",
+                    format!(
+                        "this node's data service cannot listen on port {port} ({e}); is \
                              another node or program using it?"
-                        ),
-                    )
-                })
+                    ),
+                )
+            })
         }
         None => Ok(()),
     }
 }
 
 /// Node 0's verdict on its run folder: the checkpoint to resume from, or why it cannot start.
-fn folder_verdict(ckpt_root: &std::path::Path, resume: bool) -> Result<Option<std::path::PathBuf>, TrainError> {
+fn folder_verdict(
+    ckpt_root: &std::path::Path,
+    resume: bool,
+) -> Result<Option<std::path::PathBuf>, TrainError> {
     if resume {
         checkpoint::latest(ckpt_root)
             .map(Some)
@@ -187,11 +193,7 @@ fn folder_verdict(ckpt_root: &std::path::Path, resume: bool) -> Result<Option<st
 }
 
 /// The model, optimizer and start of every device, sent to the device threads once known.
-type Parts<B> = (
-    sru_model::LanguageModel<B>,
-    crate::step::Optim<B>,
-    Start,
-);
+type Parts<B> = (sru_model::LanguageModel<B>, crate::step::Optim<B>, Start);
 
 /// Trains `config` on `devices` (one per data-parallel peer of this node) into
 /// `opts.run_dir`; with `opts.link`, together with the other nodes of the run.
@@ -291,15 +293,8 @@ pub fn train<B: TrainingBackend>(
     })?;
     let cluster: Option<Cluster> = match link {
         Some(l) => {
-            let c = greet::<B::InnerBackend>(
-                &peer,
-                l,
-                config,
-                &cache,
-                opts.resume,
-                refusal,
-                &device0,
-            )?;
+            let c =
+                greet::<B::InnerBackend>(&peer, l, config, &cache, opts.resume, refusal, &device0)?;
             if opts.resume
                 && let Some(dir) = share_checkpoint::<B::InnerBackend>(
                     &peer,
@@ -381,7 +376,14 @@ pub fn train<B: TrainingBackend>(
         writes,
         params,
     };
-    let outcome = run_device(&mut train, &mut stream, config, &cache, Some(&mut lead), opts.stop);
+    let outcome = run_device(
+        &mut train,
+        &mut stream,
+        config,
+        &cache,
+        Some(&mut lead),
+        opts.stop,
+    );
     let interrupted = match outcome {
         Ok(stopped) => stopped,
         Err(e) => {

@@ -76,7 +76,7 @@ impl NodeLink {
     /// # Errors
     /// An address that is not `ws://HOST:PORT`.
     pub fn port(&self) -> Result<u16, TrainError> {
-        ws_port(&self.address).ok_or_else(|| {
+        ws_host_port(&self.address).map(|(_, p)| p).ok_or_else(|| {
             TrainError::config(
                 "node_address",
                 format!("`{}` is not ws://HOST:PORT", self.address),
@@ -85,11 +85,17 @@ impl NodeLink {
     }
 }
 
-/// The port of a `ws://HOST:PORT` address.
-pub(crate) fn ws_port(address: &str) -> Option<u16> {
+/// The host and port of a `ws://HOST:PORT` address (`None` for anything else).
+pub fn ws_host_port(address: &str) -> Option<(&str, u16)> {
     let rest = address.strip_prefix("ws://")?;
-    let (_, port) = rest.trim_end_matches('/').rsplit_once(':')?;
-    port.parse().ok()
+    let (host, port) = rest.trim_end_matches('/').rsplit_once(':')?;
+    Some((host, port.parse().ok()?))
+}
+
+/// Checks that nothing listens on `port` yet (Burn's servers bind inside a task and only log
+/// a failure, so a taken port has to be found before they start).
+pub(crate) fn port_free(port: u16) -> std::io::Result<()> {
+    std::net::TcpListener::bind(("0.0.0.0", port)).map(drop)
 }
 
 fn err<E: std::fmt::Debug>(rank: usize) -> impl Fn(E) -> TrainError {
@@ -293,7 +299,10 @@ impl Peer {
         if values.len() > FIXED {
             return Err(TrainError::Collective {
                 rank: Some(self.rank),
-                why: format!("{} values do not fit a fixed exchange of {FIXED}", values.len()),
+                why: format!(
+                    "{} values do not fit a fixed exchange of {FIXED}",
+                    values.len()
+                ),
             });
         }
         self.sum_in::<B>(values, FIXED, device)
@@ -331,7 +340,12 @@ impl Peer {
             return Ok(vec![bytes.to_vec()]);
         }
         let sizes = self.sizes::<B>(bytes.len(), device)?;
-        let slot = sizes.iter().max().copied().unwrap_or(0).div_ceil(BYTES_PER_VALUE);
+        let slot = sizes
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or(0)
+            .div_ceil(BYTES_PER_VALUE);
         let mut all = vec![0f32; slot * self.world];
         let packed = pack(bytes);
         all[self.rank * slot..self.rank * slot + packed.len()].copy_from_slice(&packed);
@@ -367,7 +381,10 @@ impl Peer {
             packed.iter_mut().for_each(|v| *v = 0.0);
         }
         let n = packed.len();
-        let sum = self.all_reduce_sum(Tensor::<B, 1>::from_data(TensorData::new(packed, [n]), device))?;
+        let sum = self.all_reduce_sum(Tensor::<B, 1>::from_data(
+            TensorData::new(packed, [n]),
+            device,
+        ))?;
         Ok(unpack(&to_host(sum, self.rank)?, len))
     }
 
@@ -411,7 +428,10 @@ impl Peer {
 
 /// A 1-D f32 tensor's values on the host.
 fn to_host<B: Backend>(t: Tensor<B, 1>, rank: usize) -> Result<Vec<f32>, TrainError> {
-    t.into_data().convert::<f32>().to_vec::<f32>().map_err(err(rank))
+    t.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .map_err(err(rank))
 }
 
 /// `bytes` three to a value (little-endian, the last value zero-padded).
@@ -497,7 +517,7 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Split<'_, B> {
 
 #[cfg(test)]
 mod tests {
-    use super::{pack, unpack, ws_port};
+    use super::{pack, unpack, ws_host_port};
 
     #[test]
     fn bytes_survive_packing_and_sums_with_zeros() {
@@ -511,9 +531,10 @@ mod tests {
 
     #[test]
     fn ports_of_ws_addresses() {
-        assert_eq!(ws_port("ws://10.0.0.2:3001"), Some(3001));
-        assert_eq!(ws_port("ws://localhost:80/"), Some(80));
-        assert_eq!(ws_port("http://localhost:80"), None);
-        assert_eq!(ws_port("ws://localhost"), None);
+        assert_eq!(ws_host_port("ws://10.0.0.2:3001"), Some(("10.0.0.2", 3001)));
+        assert_eq!(ws_host_port("ws://localhost:80/"), Some(("localhost", 80)));
+        assert_eq!(ws_host_port("http://localhost:80"), None);
+        assert_eq!(ws_host_port("ws://localhost"), None);
+        assert_eq!(ws_host_port("ws://localhost:http"), None);
     }
 }
