@@ -113,6 +113,17 @@ impl Pair {
         }
     }
 
+    /// Waits for node 0 to stop after node 1 was lost (at most the node timeout and some);
+    /// returns the seconds it took and its log, after checking that it failed.
+    fn node0_stops(&self, kids: &mut Children) -> (f64, String) {
+        let t = Instant::now();
+        let status = kids.wait(self.kids[0], Duration::from_secs(NODE_TIMEOUT + 30));
+        let seconds = t.elapsed().as_secs_f64();
+        let log = read(&self.logs[0]);
+        assert!(!status.success(), "node 0 went on without node 1:\n{log}");
+        (seconds, log)
+    }
+
     /// Waits until node 0 has written the checkpoint of update 50 (node 0 still running).
     fn first_checkpoint(&self, kids: &mut Children) {
         let first = self.runs[0]
@@ -290,13 +301,9 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
     // Killing node 1 stops node 0 within the timeout, with an error naming node 1.
     let kill = Pair::start(&mut kids, &dir, "kill", &ports, |_, _| {});
     kill.first_checkpoint(&mut kids);
-    let (k, klogs, kn) = (&kill.runs, &kill.logs, kill.kids);
+    let (k, kn) = (&kill.runs, kill.kids);
     kids.0[kn[1]].1.kill().expect("kill node 1");
-    let killed = Instant::now();
-    let status = kids.wait(kn[0], Duration::from_secs(NODE_TIMEOUT + 30));
-    let stopped_s = killed.elapsed().as_secs_f64();
-    let log0 = read(&klogs[0]);
-    assert!(!status.success(), "node 0 went on without node 1:\n{log0}");
+    let (stopped_s, log0) = kill.node0_stops(&mut kids);
     assert!(
         log0.contains("node 1"),
         "the error does not name node 1:\n{log0}"
@@ -358,7 +365,7 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
     // A node that stops answering (SIGSTOP) stops the other after --node-timeout.
     let stuck = Pair::start(&mut kids, &dir, "stuck", &ports, |_, _| {});
     stuck.first_checkpoint(&mut kids);
-    let (slogs, sn) = (&stuck.logs, stuck.kids);
+    let sn = stuck.kids;
     let pid = kids.0[sn[1]].1.id().to_string();
     assert!(
         Command::new("kill")
@@ -367,11 +374,7 @@ fn two_nodes_on_loopback_agree_match_one_process_stop_on_a_kill_and_resume() {
             .expect("kill")
             .success()
     );
-    let stopped = Instant::now();
-    let status = kids.wait(sn[0], Duration::from_secs(NODE_TIMEOUT + 30));
-    let waited = stopped.elapsed().as_secs_f64();
-    let log0 = read(&slogs[0]);
-    assert!(!status.success(), "node 0 went on without node 1:\n{log0}");
+    let (waited, log0) = stuck.node0_stops(&mut kids);
     assert!(
         log0.contains("(node 1)") && log0.contains("stuck"),
         "{log0}"
