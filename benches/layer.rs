@@ -9,21 +9,21 @@ use std::time::Duration;
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{DType, Distribution, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use sru_model::{AttentionMasks, LmConfig, attention_mask};
+use sru_model::{AttentionMasks, SruppLmConfig, attention_mask};
 
 type A = Autodiff<Flex>;
 
 fn bench(c: &mut Criterion) {
     let dev = Default::default();
     for (d, proj, l, b) in [(512usize, 128usize, 256usize, 4usize), (1024, 256, 256, 4)] {
-        let config = LmConfig {
+        let config = SruppLmConfig {
             n_d: d,
             n_proj: proj,
             depth: 1,
-            ..LmConfig::default()
+            ..SruppLmConfig::default()
         };
         let model = config.init::<A>(&dev).expect("model");
-        let layer = &model.as_srupp().expect("an SRU++ model").rnn.rnn_lst[0];
+        let layer = &model.rnn.rnn_lst[0];
         let x = Tensor::<A, 3>::random([l, b, d], Distribution::Normal(0.0, 1.0), &dev);
         let memory = Tensor::<A, 3>::random([l, b, d], Distribution::Normal(0.0, 1.0), &dev);
         let masks = AttentionMasks {

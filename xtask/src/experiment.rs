@@ -3,17 +3,17 @@
 //!
 //! Trains the four runs of [`sru_train::experiment::arms`] into `--out` (default
 //! `runs/experiment`), one folder each; a run that finished is reused, one that was
-//! interrupted is resumed. Then writes `report.md` (the table of
-//! [`sru_train::experiment::report_markdown`]) and `report.png` (validation bits per token
-//! against training FLOPs and against seconds, all models on one figure).
+//! interrupted is resumed ([`sru_train::experiment::arm_state`]). Then writes `report.md` (the
+//! table of [`sru_train::experiment::compare`], rendered here) and `report.png` (validation
+//! bits per token against training FLOPs and against seconds, all models on one figure).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use sru_data::TokenCache;
-use sru_train::experiment::{self, DEFAULT_BUDGET, Row};
-use sru_train::{TrainConfig, metrics};
+use sru_train::experiment::{self, ArmState, Comparison, DEFAULT_BUDGET, Row};
+use sru_train::metrics;
 
 use crate::{corpus, plot, train};
 
@@ -39,7 +39,10 @@ pub struct Experiment {
 impl Experiment {
     pub fn run(self) -> Result<()> {
         if !(self.budget.is_finite() && self.budget > 0.0) {
-            bail!("--budget must be a positive number of FLOPs, got {}", self.budget);
+            bail!(
+                "--budget must be a positive number of FLOPs, got {}",
+                self.budget
+            );
         }
         let out = self
             .out
@@ -54,7 +57,11 @@ impl Experiment {
         }
         drop(cache);
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-        eprintln!("experiment {}  ·  budget {:.3e} training FLOPs per model", out.display(), self.budget);
+        eprintln!(
+            "experiment {}  ·  budget {:.3e} training FLOPs per model",
+            out.display(),
+            self.budget
+        );
         for arm in &arms {
             let c = &arm.config;
             eprintln!(
@@ -68,31 +75,19 @@ impl Experiment {
         }
         for (i, arm) in arms.iter().enumerate() {
             let dir = out.join(arm.name);
-            let saved = dir.join(sru_train::CONFIG_FILE);
-            let mut resume = false;
-            if saved.exists() {
-                let before = TrainConfig::load(&saved)?;
-                if before != arm.config {
-                    bail!(
-                        "{} holds a run of another budget, corpus or version; give another --out or remove it",
-                        dir.display()
+            let resume = match experiment::arm_state(&dir, &arm.config)? {
+                ArmState::Finished => {
+                    eprintln!(
+                        "\n[{}/{}] {}: finished before, reused",
+                        i + 1,
+                        arms.len(),
+                        arm.name
                     );
-                }
-                let lines = metrics::read(&dir)?;
-                let trained = lines
-                    .iter()
-                    .any(|m| m.split == "train" && m.step >= arm.config.steps);
-                let evaluated = !arm.config.final_eval
-                    || lines.iter().any(|m| m.split == "final_valid");
-                if trained && evaluated {
-                    eprintln!("\n[{}/{}] {}: finished before, reused", i + 1, arms.len(), arm.name);
                     continue;
                 }
-                resume = dir
-                    .join("checkpoints")
-                    .read_dir()
-                    .is_ok_and(|mut d| d.next().is_some());
-            }
+                ArmState::Interrupted => true,
+                ArmState::New => false,
+            };
             eprintln!(
                 "\n[{}/{}] {}: {}{}",
                 i + 1,
@@ -117,7 +112,7 @@ impl Experiment {
             rows.push(Row::of(arm.name, &arm.config, &lines));
             runs.push((arm.name.to_string(), lines));
         }
-        let table = experiment::report_markdown(&rows, "txl");
+        let table = markdown_table(&experiment::compare(rows, "txl"));
         let mut md = format!(
             "# SRU++ against Transformer-XL under {:.3e} training FLOPs each\n\n\
              Corpus `{}`; written by `cargo xtask experiment`.\n\n",
@@ -135,7 +130,46 @@ impl Experiment {
         let figure = out.join("report.png");
         plot::experiment_figure(&figure, &runs)?;
         println!("{table}");
-        eprintln!("report: {}  ·  figure: {}", report.display(), figure.display());
+        eprintln!(
+            "report: {}  ·  figure: {}",
+            report.display(),
+            figure.display()
+        );
         Ok(())
     }
+}
+
+/// The report table: per model its size, cost per token, what it was given, its final
+/// validation bits per token, and the FLOPs and seconds it needed to reach the
+/// Transformer-XL's best periodic validation bits per token, as ratios to the
+/// Transformer-XL's own.
+fn markdown_table(c: &Comparison) -> String {
+    let mut s = format!(
+        "Target: the Transformer-XL's best periodic validation, {:.4} bits per token.\n\n\
+         | model | parameters | train GFLOPs/token | tokens seen | train FLOPs | train seconds | final valid bits/token | FLOPs to target | seconds to target | FLOPs ratio to TXL | seconds ratio to TXL |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
+        c.target
+    );
+    for e in &c.entries {
+        let r = &e.row;
+        let (f, sec) = match e.reach {
+            Some((f, sec)) => (format!("{f:.3e}"), format!("{sec:.0}")),
+            None => ("not reached".into(), "not reached".into()),
+        };
+        let (fr, sr) = match e.ratio {
+            Some((fr, sr)) => (format!("{fr:.2}"), format!("{sr:.2}")),
+            None => ("–".into(), "–".into()),
+        };
+        s.push_str(&format!(
+            "| {} | {} | {:.4} | {} | {:.3e} | {:.0} | {:.4} | {f} | {sec} | {fr} | {sr} |\n",
+            r.name,
+            r.params,
+            r.flops_per_token / 1e9,
+            r.tokens,
+            r.flops,
+            r.seconds,
+            r.final_valid_bpc,
+        ));
+    }
+    s
 }

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use sru_model::{PRESETS, preset};
+use sru_model::{ModelConfig, PRESETS, preset};
 
 /// Arguments of `cargo xtask params`.
 #[derive(Debug, Args)]
@@ -18,13 +18,19 @@ impl Params {
     pub fn run(self) -> Result<()> {
         let cfg = preset(&self.preset)?;
         let n = cfg.num_params();
+        let shape = match &cfg {
+            ModelConfig::Srupp(c) => format!("d={} d'={}", c.n_d, c.n_proj),
+            ModelConfig::TransformerXl(c) => format!(
+                "d={} heads={}x{} d_inner={}",
+                c.d_model, c.n_head, c.d_head, c.d_inner
+            ),
+        };
         println!(
-            "{}: d={} d'={} layers={} vocab={} ({:.1}M parameters)",
+            "{}: {} {shape} layers={} vocab={} ({:.1}M parameters)",
             self.preset,
-            cfg.n_d,
-            cfg.n_proj,
-            cfg.depth,
-            cfg.vocab_size,
+            cfg.arch(),
+            cfg.depth(),
+            cfg.vocab_size(),
             n as f64 / 1e6
         );
         println!("{n}");

@@ -23,10 +23,16 @@ fn ensure_font() {
     });
 }
 
-type Chart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+type Chart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// One labelled curve: a line through `data` with a dot at every point.
-fn draw_curve(chart: &mut Chart<'_, '_>, label: &str, data: &[(f64, f64)], color: RGBColor) -> Result<()> {
+fn draw_curve(
+    chart: &mut Chart<'_, '_>,
+    label: &str,
+    data: &[(f64, f64)],
+    color: RGBColor,
+) -> Result<()> {
     let err = |e: &dyn std::fmt::Display| anyhow!("drawing the curve {label}: {e}");
     chart
         .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
@@ -91,7 +97,7 @@ pub fn curves_against(run_dir: &Path, axis: XAxis) -> Result<()> {
     }
     ensure_font();
     let config = sru_train::TrainConfig::load(&run_dir.join(sru_train::CONFIG_FILE)).ok();
-    let words = config.is_some_and(|c| c.model.vocab_size > 1024);
+    let words = config.is_some_and(|c| c.model.vocab_size() > 1024);
     let (label, value): (&str, fn(&sru_train::MetricLine) -> f64) = if words {
         ("perplexity", |m| m.ppl)
     } else {
@@ -182,7 +188,10 @@ pub fn experiment_figure(path: &Path, runs: &[(String, Vec<sru_train::MetricLine
         let max_y = pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
         let pad = ((max_y - min_y) * 0.05).max(0.01);
         let mut chart = ChartBuilder::on(panel)
-            .caption(format!("validation bits per token vs {}", axis.label()), ("sans-serif", 20))
+            .caption(
+                format!("validation bits per token vs {}", axis.label()),
+                ("sans-serif", 20),
+            )
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(60)
@@ -192,7 +201,13 @@ pub fn experiment_figure(path: &Path, runs: &[(String, Vec<sru_train::MetricLine
             .configure_mesh()
             .x_desc(axis.label())
             .y_desc("bits per token")
-            .x_label_formatter(&|x| if axis == XAxis::Flops { format!("{x:.1e}") } else { format!("{x:.0}") })
+            .x_label_formatter(&|x| {
+                if axis == XAxis::Flops {
+                    format!("{x:.1e}")
+                } else {
+                    format!("{x:.0}")
+                }
+            })
             .label_style(("sans-serif", 13))
             .draw()
             .map_err(|e| err(&e))?;

@@ -189,6 +189,28 @@ fn free_run_dir(preset: &str) -> PathBuf {
 }
 
 impl Train {
+    /// Applies the flags a resumed run may change too: --steps, --devices, --nodes,
+    /// --eval-every, --no-final-eval (in that order: --steps cuts the validation period to
+    /// the run, --eval-every then sets it).
+    fn override_run(&self, c: &mut TrainConfig) {
+        if let Some(s) = self.steps {
+            // Extend (or shorten) the run: the cosine then ends at the new total.
+            c.set_steps(s);
+        }
+        if let Some(d) = self.devices {
+            c.devices = d;
+        }
+        if let Some(n) = self.nodes.nodes {
+            c.nodes = n;
+        }
+        if let Some(e) = self.eval_every {
+            c.eval_every = e;
+        }
+        if self.no_final_eval {
+            c.final_eval = false;
+        }
+    }
+
     /// The run's config and folder.
     fn plan(&self) -> Result<(TrainConfig, PathBuf, bool)> {
         if let Some(run) = &self.resume {
@@ -209,22 +231,7 @@ impl Train {
                     bail!("{flag} cannot change when resuming (the run continues as configured)");
                 }
             }
-            if let Some(s) = self.steps {
-                // Extend (or shorten) the run: the cosine then ends at the new total.
-                c.set_steps(s);
-            }
-            if let Some(d) = self.devices {
-                c.devices = d;
-            }
-            if let Some(n) = self.nodes.nodes {
-                c.nodes = n;
-            }
-            if let Some(e) = self.eval_every {
-                c.eval_every = e;
-            }
-            if self.no_final_eval {
-                c.final_eval = false;
-            }
+            self.override_run(&mut c);
             return Ok((c, run.clone(), true));
         }
         let data = corpus::resolve(self.data.as_deref())?;
@@ -239,15 +246,7 @@ impl Train {
             None => recipe(&self.preset)?.config(data)?,
         };
         c.fit_vocabulary(&TokenCache::open(&c.data)?);
-        if let Some(v) = self.devices {
-            c.devices = v;
-        }
-        if let Some(v) = self.nodes.nodes {
-            c.nodes = v;
-        }
-        if let Some(v) = self.steps {
-            c.set_steps(v);
-        }
+        self.override_run(&mut c);
         if let Some(v) = self.batch_size {
             c.batch_size = v;
         }
@@ -259,9 +258,6 @@ impl Train {
         }
         if let Some(v) = self.warmup {
             c.warmup_steps = v.min(c.steps);
-        }
-        if let Some(v) = self.eval_every {
-            c.eval_every = v;
         }
         match self.accumulate {
             Some(v) => c.accumulate = v,
@@ -281,14 +277,13 @@ impl Train {
         if let Some(v) = self.seed {
             c.seed = v;
         }
-        if self.no_final_eval {
-            c.final_eval = false;
-        }
         let name = c.preset.clone().unwrap_or_else(|| "run".into());
         let out = self.out.clone().unwrap_or_else(|| free_run_dir(&name));
         Ok((c, out, false))
     }
 
+    /// Plans the run, trains it on the chosen backend with the progress display, then (on
+    /// node 0) draws `curves.png` and prints the report.
     pub fn run(self) -> Result<()> {
         // Before the corpus is prepared: a backend that cannot run here fails at once.
         ensure_available(self.backend)?;
@@ -300,12 +295,7 @@ impl Train {
         }
         config.validate()?;
         let link = self.nodes.link(config.nodes)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            // A second signal while the first is being handled ends the process at once.
-            signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
-            signal_hook::flag::register(sig, Arc::clone(&stop))?;
-        }
+        let stop = stop_flag()?;
         let cache = TokenCache::open(&config.data)?;
         let unigram = cache.unigram_entropy(Split::Train);
         eprintln!(
@@ -372,11 +362,7 @@ impl Train {
 /// display and `curves.png`, as `cargo xtask train` does.
 pub fn run_config(config: TrainConfig, run_dir: PathBuf, resume: bool) -> Result<Summary> {
     config.validate()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
-        signal_hook::flag::register(sig, Arc::clone(&stop))?;
-    }
+    let stop = stop_flag()?;
     let job = TrainJob {
         config: config.clone(),
         run_dir: run_dir.clone(),
@@ -391,6 +377,20 @@ pub fn run_config(config: TrainConfig, run_dir: PathBuf, resume: bool) -> Result
     result
 }
 
+/// The stop flag of a run: set by SIGINT or SIGTERM, after which the run finishes its update,
+/// saves a checkpoint and returns; a second signal while the first is being handled ends the
+/// process at once (exit status 130).
+fn stop_flag() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while the first is being handled ends the process at once.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    Ok(stop)
+}
+
+/// One call of [`train`], run on the backend [`dispatch`] picks.
 struct TrainJob {
     config: TrainConfig,
     run_dir: PathBuf,

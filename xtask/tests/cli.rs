@@ -319,7 +319,15 @@ fn transformer_xl_trains_resumes_evaluates_and_generates() {
     let run = scratch("txl");
     let err = ok(
         xtask()
-            .args(["train", "--preset", "txl-tiny", "--steps", "6", "--eval-every", "3"])
+            .args([
+                "train",
+                "--preset",
+                "txl-tiny",
+                "--steps",
+                "6",
+                "--eval-every",
+                "3",
+            ])
             .args(["--no-final-eval", "--curves-x", "flops", "--out"])
             .arg(&run)
             .output()
@@ -329,7 +337,10 @@ fn transformer_xl_trains_resumes_evaluates_and_generates() {
     assert!(err.contains("finished 6 updates"), "{err}");
     let lines = metrics::read(&run).expect("metrics");
     let flops: Vec<f64> = lines.iter().filter_map(|m| m.train_flops).collect();
-    assert!(!flops.is_empty() && flops.windows(2).all(|w| w[1] >= w[0]), "{lines:?}");
+    assert!(
+        !flops.is_empty() && flops.windows(2).all(|w| w[1] >= w[0]),
+        "{lines:?}"
+    );
     let err = ok(
         xtask()
             .args(["train", "--no-final-eval", "--steps", "8", "--resume"])
@@ -338,7 +349,10 @@ fn transformer_xl_trains_resumes_evaluates_and_generates() {
             .expect("spawn"),
         "resume txl-tiny",
     );
-    assert!(err.contains("resuming from") && err.contains("finished 8 updates"), "{err}");
+    assert!(
+        err.contains("resuming from") && err.contains("finished 8 updates"),
+        "{err}"
+    );
     let out = xtask()
         .args(["eval", "--split", "valid", "--max-tokens", "2048", "--run"])
         .arg(&run)
@@ -348,12 +362,27 @@ fn transformer_xl_trains_resumes_evaluates_and_generates() {
     let text = ok(out, "eval txl-tiny") + &stdout;
     assert!(text.contains("bits"), "{text}");
     let out = xtask()
-        .args(["generate", "--prompt", "The ", "--max-tokens", "16", "--run"])
+        .args([
+            "generate",
+            "--prompt",
+            "The ",
+            "--max-tokens",
+            "16",
+            "--run",
+        ])
         .arg(&run)
         .output()
         .expect("spawn");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stdout.len() >= "The ".len() + 8, "{:?}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout.len() >= "The ".len() + 8,
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let _ = std::fs::remove_dir_all(&run);
 }
 
@@ -363,7 +392,10 @@ fn transformer_xl_trains_resumes_evaluates_and_generates() {
 fn experiment_with_a_tiny_budget_writes_its_report() {
     let out = scratch("experiment");
     let args = ["experiment", "--budget", "1e11", "--no-final-eval", "--out"];
-    let err = ok(xtask().args(args).arg(&out).output().expect("spawn"), "experiment");
+    let err = ok(
+        xtask().args(args).arg(&out).output().expect("spawn"),
+        "experiment",
+    );
     assert!(err.contains("[4/4] txl"), "{err}");
     let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
     for name in ["srupp-all", "srupp-last1", "srupp-none", "txl"] {
@@ -375,10 +407,16 @@ fn experiment_with_a_tiny_budget_writes_its_report() {
         assert!(out.join(name).join("metrics.jsonl").is_file());
     }
     let txl = report.lines().find(|l| l.starts_with("| txl |")).unwrap();
-    assert!(txl.ends_with("| 1.00 | 1.00 |"), "the baseline's ratios are 1: {txl}");
+    assert!(
+        txl.ends_with("| 1.00 | 1.00 |"),
+        "the baseline's ratios are 1: {txl}"
+    );
     let png = std::fs::read(out.join("report.png")).expect("report.png");
     assert_eq!(&png[1..4], b"PNG");
-    let again = ok(xtask().args(args).arg(&out).output().expect("spawn"), "experiment again");
+    let again = ok(
+        xtask().args(args).arg(&out).output().expect("spawn"),
+        "experiment again",
+    );
     assert_eq!(again.matches("reused").count(), 4, "{again}");
     let _ = std::fs::remove_dir_all(&out);
 }

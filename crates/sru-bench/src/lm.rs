@@ -14,7 +14,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use sru_kernel::RecurrenceBackend;
-use sru_model::{LanguageModel, LmConfig, LmState};
+use sru_model::{LanguageModel, LmState, ModelConfig, SruppLmConfig};
 use sru_train::{
     Precision, Segment, TrainConfig, TrainError, TrainStep, TrainStream, TrainingBackend,
     score_segment,
@@ -40,14 +40,15 @@ pub struct LmShape {
 impl LmShape {
     /// The model: the official byte-level LM with dropout 0 (as the side-by-side harness runs
     /// the official code).
-    pub fn model(&self) -> LmConfig {
-        LmConfig {
+    pub fn model(&self) -> ModelConfig {
+        SruppLmConfig {
             vocab_size: self.vocab,
             n_d: self.d,
             n_proj: self.proj,
             depth: self.layers,
-            ..LmConfig::default()
+            ..SruppLmConfig::default()
         }
+        .into()
     }
 
     /// The training config: the official recipe around [`Self::model`] at this batch and

@@ -37,9 +37,8 @@ fn the_bench_step_and_the_training_loop_give_identical_losses() {
     let cache = TokenCache::open(&data).unwrap();
 
     let mut model = sru_model::preset("tiny").unwrap();
-    model.vocab_size = cache.vocab().len();
-    model.dropout = 0.1;
-    model.attn_dropout = 0.1;
+    model.set_vocab_size(cache.vocab().len());
+    model.set_dropouts(0.1, 0.1, 0.0);
     let mut config = TrainConfig::official(model, data);
     (config.batch_size, config.unroll, config.steps) = (4, 16, 6);
     (config.warmup_steps, config.lr, config.accumulate) = (2, 3e-3, 2);

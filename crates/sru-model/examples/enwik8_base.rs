@@ -24,7 +24,7 @@ fn main() -> Result<(), sru_model::ModelError> {
     // A forward pass over 16 bytes, one stream: tokens are time-major (L, B).
     let text: Vec<i64> = b"SRU++ in Rust..."
         .iter()
-        .map(|&b| i64::from(b) % config.vocab_size as i64)
+        .map(|&b| i64::from(b) % config.vocab_size() as i64)
         .collect();
     let tokens =
         Tensor::<Flex, 2, Int>::from_data(TensorData::new(text.clone(), [text.len(), 1]), &device);

@@ -16,7 +16,8 @@
 //! cluster for every token, an upper bound (training computes a tail only for its tokens).
 //! Embedding lookups, LayerNorm, softmax and biases are not counted.
 
-use crate::lm::LmConfig;
+use crate::adaptive::AdaptiveConfig;
+use crate::config::ModelConfig;
 
 /// Element-wise FLOPs of the SRU recurrence per state element and time step, forward and
 /// backward together. Forward, per element: two gates `σ(u + v ⊙ c + b)` (2 multiply-adds
@@ -47,13 +48,14 @@ impl FlopsPerToken {
     }
 }
 
-/// The FLOPs per token of `config` trained on segments of `unroll` tokens.
-pub fn per_token(config: &LmConfig, unroll: usize) -> FlopsPerToken {
-    let (d, v) = (config.n_d as f64, config.vocab_size as f64);
-    let output = match &config.adaptive {
+/// Forward FLOPs per token of the output layer (and the adaptive input's projections) of a
+/// model of width `d` over `vocab_size` ids.
+fn output_flops(adaptive: Option<&AdaptiveConfig>, d: usize, vocab_size: usize) -> f64 {
+    let (d, v) = (d as f64, vocab_size as f64);
+    match adaptive {
         None => 2.0 * d * v,
         Some(a) => {
-            let ranges = a.ranges(config.vocab_size);
+            let ranges = a.ranges(vocab_size);
             let n_clusters = a.cutoffs.len() as f64;
             let softmax: f64 = ranges
                 .iter()
@@ -67,22 +69,28 @@ pub fn per_token(config: &LmConfig, unroll: usize) -> FlopsPerToken {
             let input: f64 = (0..ranges.len()).map(|i| 2.0 * d * a.width(i) as f64).sum();
             softmax + input
         }
-    };
+    }
+}
+
+/// The FLOPs per token of `config` trained on segments of `unroll` tokens.
+pub fn per_token(config: &ModelConfig, unroll: usize) -> FlopsPerToken {
+    let output = output_flops(config.adaptive(), config.width(), config.vocab_size());
     let l = unroll.max(1) as f64;
-    match &config.transformer_xl {
-        Some(t) => {
-            let hd = (config.num_heads * t.d_head) as f64;
+    match config {
+        ModelConfig::TransformerXl(t) => {
+            let d = t.d_model as f64;
+            let hd = (t.n_head * t.d_head) as f64;
             let k = (t.mem_len + unroll.max(1)) as f64;
-            let layer = 2.0 * (d * 3.0 * hd + hd * d + 2.0 * d * t.d_inner as f64)
-                + 2.0 * d * hd * k / l;
+            let layer =
+                2.0 * (d * 3.0 * hd + hd * d + 2.0 * d * t.d_inner as f64) + 2.0 * d * hd * k / l;
             FlopsPerToken {
-                products: config.depth as f64 * layer + output,
-                attention: config.depth as f64 * 6.0 * hd * k,
+                products: t.n_layer as f64 * layer + output,
+                attention: t.n_layer as f64 * 6.0 * hd * k,
                 recurrence: 0.0,
             }
         }
-        None => {
-            let s = config.srupp();
+        ModelConfig::Srupp(c) => {
+            let s = c.srupp();
             let (dp, dd) = (s.proj_size as f64, s.output_size() as f64);
             let keys = 2.0 * l; // memory = the previous segment
             let mut f = FlopsPerToken {

@@ -1,7 +1,7 @@
 //! Stateful generation: feed tokens (one or a chunk at a time) with a carried state and get
 //! the next-token distribution, or a token drawn from it ([`Decoder::feed_and_sample`]). The
 //! state is constant-size (SRU++: c per layer) plus attention memory of at most `window`
-//! positions per layer ([`crate::SegmentModel::decoding_state`]), so decoding cost per token
+//! positions per layer ([`crate::LanguageModel::decoding_state`]), so decoding cost per token
 //! is bounded.
 //!
 //! Feeding tokens one by one gives the same log-probabilities as one forward pass over the
@@ -51,10 +51,12 @@ impl<'a, B: RecurrenceBackend> Decoder<'a, B> {
         let l = tokens.len();
         let t = Tensor::<B, 2, Int>::from_data(TensorData::new(tokens.to_vec(), [l, 1]), device);
         let prev = self.state.take();
-        let out = self.model.forward_hidden(t, prev.clone(), Some(self.window))?;
+        let out = self
+            .model
+            .forward_hidden(t, prev.clone(), Some(self.window))?;
         self.state = Some(self.model.decoding_state(prev, out.state, self.window));
         let v = self.model.vocab_size();
-        Ok(self.model.log_probs(out.hidden).reshape([l, v]))
+        Ok(self.model.log_probs(out.hidden)?.reshape([l, v]))
     }
 
     /// Feeds `tokens` and draws the token that follows them with `sampler`: one step of text

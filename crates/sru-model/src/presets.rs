@@ -13,10 +13,11 @@
 //! | small | 256 | 64 | all 4 | 256 bytes | 0.43M |
 //! | tiny | 64 | 16 | all 2 | 256 bytes | 0.04M |
 
-use crate::txl::TxlOptions;
 use crate::adaptive::AdaptiveConfig;
+use crate::config::ModelConfig;
 use crate::error::ModelError;
-use crate::lm::LmConfig;
+use crate::srupp_lm::SruppLmConfig;
+use crate::txl::TxlConfig;
 
 /// Every preset name.
 pub const PRESETS: [&str; 12] = [
@@ -41,8 +42,8 @@ pub const BWB_VOCAB: usize = 793_471;
 /// enwik8 byte vocabulary (distinct byte values present).
 pub const ENWIK8_VOCAB: usize = 205;
 
-fn body(d: usize, dp: usize, dropout: f64, attn_dropout: f64) -> LmConfig {
-    LmConfig {
+fn body(d: usize, dp: usize, dropout: f64, attn_dropout: f64) -> SruppLmConfig {
+    SruppLmConfig {
         n_d: d,
         n_proj: dp,
         depth: 10,
@@ -52,8 +53,8 @@ fn body(d: usize, dp: usize, dropout: f64, attn_dropout: f64) -> LmConfig {
     }
 }
 
-fn wt103(d: usize, dp: usize, dropout: f64) -> LmConfig {
-    LmConfig {
+fn wt103(d: usize, dp: usize, dropout: f64) -> SruppLmConfig {
+    SruppLmConfig {
         vocab_size: WT103_VOCAB,
         emb_dropout: dropout,
         adaptive: Some(AdaptiveConfig {
@@ -66,8 +67,8 @@ fn wt103(d: usize, dp: usize, dropout: f64) -> LmConfig {
     }
 }
 
-fn bwb(d: usize, dropout: f64) -> LmConfig {
-    LmConfig {
+fn bwb(d: usize, dropout: f64) -> SruppLmConfig {
+    SruppLmConfig {
         vocab_size: BWB_VOCAB,
         adaptive: Some(AdaptiveConfig {
             cutoffs: vec![59_998, 159_998],
@@ -83,84 +84,89 @@ fn bwb(d: usize, dropout: f64) -> LmConfig {
 ///
 /// # Errors
 /// [`ModelError::Config`] for an unknown name, listing the known ones.
-pub fn preset(name: &str) -> Result<LmConfig, ModelError> {
+pub fn preset(name: &str) -> Result<ModelConfig, ModelError> {
     Ok(match name {
-        "enwik8-base" => LmConfig {
+        "enwik8-base" => SruppLmConfig {
             vocab_size: ENWIK8_VOCAB,
             ..body(3072, 768, 0.22, 0.22)
-        },
-        "enwik8-large" => LmConfig {
+        }
+        .into(),
+        "enwik8-large" => SruppLmConfig {
             vocab_size: ENWIK8_VOCAB,
             ..body(4096, 1024, 0.32, 0.32)
-        },
-        "wt103-base" => wt103(3072, 768, 0.15),
-        "wt103-large" => wt103(4096, 1024, 0.2),
-        "wt103-large-k5" => LmConfig {
+        }
+        .into(),
+        "wt103-base" => wt103(3072, 768, 0.15).into(),
+        "wt103-large" => wt103(4096, 1024, 0.2).into(),
+        "wt103-large-k5" => SruppLmConfig {
             attention_every_n_layers: 5,
             ..wt103(5952, 744, 0.2)
-        },
-        "bwb-base" => bwb(4096, 0.05),
-        "bwb-large" => LmConfig {
+        }
+        .into(),
+        "bwb-base" => bwb(4096, 0.05).into(),
+        "bwb-large" => SruppLmConfig {
             attention_every_n_layers: 5,
             ..bwb(7616, 0.1)
-        },
-        "small" => LmConfig {
+        }
+        .into(),
+        "small" => SruppLmConfig {
             vocab_size: 256,
             n_d: 256,
             n_proj: 64,
             depth: 4,
             ..Default::default()
-        },
-        "tiny" => LmConfig {
+        }
+        .into(),
+        "tiny" => SruppLmConfig {
             vocab_size: 256,
             n_d: 64,
             n_proj: 16,
             depth: 2,
             ..Default::default()
-        },
+        }
+        .into(),
         // run_enwik8_base.sh: 12 layers, d 512, 8 heads of 64, d_inner 2048, tgt/mem 512,
         // dropout 0.1, dropatt 0 (41M parameters)
-        "txl-enwik8-base" => LmConfig {
+        "txl-enwik8-base" => TxlConfig {
             vocab_size: ENWIK8_VOCAB,
-            n_d: 512,
-            depth: 12,
-            num_heads: 8,
+            d_model: 512,
+            n_layer: 12,
+            n_head: 8,
+            d_head: 64,
+            d_inner: 2048,
             dropout: 0.1,
-            transformer_xl: Some(TxlOptions {
-                d_head: 64,
-                d_inner: 2048,
-                mem_len: 512,
-                ..TxlOptions::default()
-            }),
-            ..Default::default()
-        },
+            dropatt: 0.0,
+            mem_len: 512,
+            ..TxlConfig::default()
+        }
+        .into(),
         // the CPU baseline of `small`: 4 layers like it, and its parameter count (±1%)
-        "txl-small" => LmConfig {
+        "txl-small" => TxlConfig {
             vocab_size: 256,
-            n_d: 96,
-            depth: 4,
-            num_heads: 4,
-            transformer_xl: Some(TxlOptions {
-                d_head: 24,
-                d_inner: 288,
-                mem_len: 128,
-                ..TxlOptions::default()
-            }),
-            ..Default::default()
-        },
-        "txl-tiny" => LmConfig {
+            d_model: 96,
+            n_layer: 4,
+            n_head: 4,
+            d_head: 24,
+            d_inner: 288,
+            dropout: 0.0,
+            dropatt: 0.0,
+            mem_len: 128,
+            ..TxlConfig::default()
+        }
+        .into(),
+        "txl-tiny" => TxlConfig {
             vocab_size: 256,
-            n_d: 32,
-            depth: 2,
-            num_heads: 2,
-            transformer_xl: Some(TxlOptions {
-                d_head: 16,
-                d_inner: 64,
-                mem_len: 32,
-                ..TxlOptions::default()
-            }),
-            ..Default::default()
-        },
+            d_model: 32,
+            n_layer: 2,
+            n_head: 2,
+            d_head: 16,
+            d_inner: 64,
+            dropout: 0.0,
+            dropatt: 0.0,
+            mem_len: 32,
+            ..TxlConfig::default()
+        }
+        .into(),
         other => {
             return Err(ModelError::config(
                 "preset",
@@ -212,7 +218,10 @@ mod tests {
             preset("txl-small").unwrap().num_params() as f64,
             preset("small").unwrap().num_params() as f64,
         );
-        assert!((txl / srupp - 1.0).abs() < 0.02, "txl-small {txl} vs small {srupp}");
+        assert!(
+            (txl / srupp - 1.0).abs() < 0.02,
+            "txl-small {txl} vs small {srupp}"
+        );
     }
 
     #[test]

@@ -20,6 +20,10 @@ use burn::tensor::{DType, Tensor, TensorData};
 use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, TensorSnapshot};
 
 use crate::error::ModelError;
+use crate::model::LanguageModel;
+use crate::srupp::Srupp;
+use crate::srupp_lm::{InputLayer, OutputLayer, SruppLm};
+use crate::txl::{self, TransformerXl};
 
 /// Tensors by official name, in PyTorch layout.
 pub type StateDict = BTreeMap<String, TensorData>;
@@ -48,7 +52,11 @@ pub trait OfficialWeights<B: Backend>: Module<B> + ModuleSnapshot<B> + Sized {
 /// `name` with every `from` fragment of `renames` replaced by its `to` (`forward`) or back.
 fn rename(name: String, renames: &[(String, String)], forward: bool) -> String {
     renames.iter().fold(name, |n, (burn, official)| {
-        let (from, to) = if forward { (burn, official) } else { (official, burn) };
+        let (from, to) = if forward {
+            (burn, official)
+        } else {
+            (official, burn)
+        };
         n.replace(from.as_str(), to)
     })
 }
@@ -290,4 +298,131 @@ pub fn gradients_as_module<B: AutodiffBackend, M: Module<B>>(model: M, grads: &B
         }
     }
     model.map(&mut G::<B>(grads))
+}
+
+// The official names of each architecture's buffers, tied duplicates and renamed modules.
+
+fn scale_buffers<B: Backend>(srupp: &Srupp<B>, prefix: &str) -> StateDict {
+    srupp
+        .rnn_lst
+        .iter()
+        .enumerate()
+        .map(|(i, cell)| {
+            (
+                format!("{prefix}rnn_lst.{i}.scale_x"),
+                TensorData::new(vec![cell.scale_x as f32], [1]),
+            )
+        })
+        .collect()
+}
+
+fn set_scale_buffers<B: Backend>(srupp: &mut Srupp<B>, prefix: &str, buffers: &StateDict) {
+    for (i, cell) in srupp.rnn_lst.iter_mut().enumerate() {
+        if let Some(v) = buffers.get(&format!("{prefix}rnn_lst.{i}.scale_x"))
+            && let Some(&x) = v
+                .clone()
+                .convert::<f64>()
+                .to_vec::<f64>()
+                .unwrap_or_default()
+                .first()
+        {
+            cell.scale_x = x;
+        }
+    }
+}
+
+impl<B: Backend> OfficialWeights<B> for Srupp<B> {
+    fn buffers(&self) -> StateDict {
+        scale_buffers(self, "")
+    }
+
+    fn set_buffers(&mut self, buffers: &StateDict) {
+        set_scale_buffers(self, "", buffers);
+    }
+}
+
+impl<B: Backend> OfficialWeights<B> for SruppLm<B> {
+    fn buffers(&self) -> StateDict {
+        scale_buffers(&self.rnn, "rnn.")
+    }
+
+    fn set_buffers(&mut self, buffers: &StateDict) {
+        set_scale_buffers(&mut self.rnn, "rnn.", buffers);
+    }
+
+    fn tied_duplicates(&self) -> Vec<(String, String)> {
+        match (&self.embedding_layer, &self.output_layer) {
+            (InputLayer::Adaptive(a), OutputLayer::Adaptive(s)) if a.emb_projs.is_empty() => {
+                (0..s.out_projs.len())
+                    .map(|i| {
+                        (
+                            format!("embedding_layer.emb_projs.{i}"),
+                            format!("output_layer.out_projs.{i}"),
+                        )
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl<B: Backend> OfficialWeights<B> for TransformerXl<B> {
+    /// `pos_emb.inv_freq`, as the original's buffer.
+    fn buffers(&self) -> StateDict {
+        let f = txl::inv_freq(self.d_model);
+        let n = f.len();
+        StateDict::from([("pos_emb.inv_freq".to_string(), TensorData::new(f, [n]))])
+    }
+
+    fn set_buffers(&mut self, _buffers: &StateDict) {}
+
+    /// The output weight `crit.out_layers.0.weight` is the embedding table.
+    fn tied_duplicates(&self) -> Vec<(String, String)> {
+        match self.crit {
+            txl::TxlOutput::Dense(_) => vec![(
+                "crit.out_layers.0.weight".to_string(),
+                "word_emb.emb_layers.0.weight".to_string(),
+            )],
+            txl::TxlOutput::Adaptive(_) => Vec::new(),
+        }
+    }
+
+    /// The feed-forward products are `CoreNet.0` and `CoreNet.3` of an `nn.Sequential`.
+    fn renames(&self) -> Vec<(String, String)> {
+        vec![
+            ("pos_ff.core_net.inner.".into(), "pos_ff.CoreNet.0.".into()),
+            ("pos_ff.core_net.outer.".into(), "pos_ff.CoreNet.3.".into()),
+        ]
+    }
+}
+
+impl<B: Backend> OfficialWeights<B> for LanguageModel<B> {
+    fn buffers(&self) -> StateDict {
+        match self {
+            LanguageModel::Srupp(m) => m.buffers(),
+            LanguageModel::TransformerXl(m) => m.buffers(),
+        }
+    }
+
+    fn set_buffers(&mut self, buffers: &StateDict) {
+        match self {
+            LanguageModel::Srupp(m) => m.set_buffers(buffers),
+            LanguageModel::TransformerXl(m) => m.set_buffers(buffers),
+        }
+    }
+
+    fn tied_duplicates(&self) -> Vec<(String, String)> {
+        match self {
+            LanguageModel::Srupp(m) => m.tied_duplicates(),
+            LanguageModel::TransformerXl(m) => m.tied_duplicates(),
+        }
+    }
+
+    fn renames(&self) -> Vec<(String, String)> {
+        match self {
+            LanguageModel::Srupp(m) => m.renames(),
+            LanguageModel::TransformerXl(m) => m.renames(),
+        }
+    }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use burn::backend::Flex;
 use burn::tensor::{DType, Int, Tensor, TensorData};
 use sru_model::weights::{self, StateDict};
-use sru_model::{LanguageModel, LmConfig, OutputLayer};
+use sru_model::{LanguageModel, ModelConfig, OutputLayer, SruppLmConfig};
 
 type B = Flex;
 
@@ -18,8 +18,8 @@ fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/weights")
 }
 
-fn config() -> LmConfig {
-    LmConfig {
+fn config() -> ModelConfig {
+    ModelConfig::from(SruppLmConfig {
         vocab_size: 23,
         n_d: 16,
         n_proj: 8,
@@ -27,7 +27,7 @@ fn config() -> LmConfig {
         num_heads: 2,
         attention_every_n_layers: 2,
         ..Default::default()
-    }
+    })
 }
 
 fn io() -> (Tensor<B, 2, Int>, Vec<f64>) {
@@ -184,8 +184,8 @@ fn a_corrupt_file_is_a_clear_error() {
 
 /// A word-level model as the official WikiText-103 (`tie_projections`) or Billion Word script
 /// builds it, with 40 words in clusters [0, 10), [10, 20), [20, 40).
-fn word_config(tie_projections: bool) -> LmConfig {
-    LmConfig {
+fn word_config(tie_projections: bool) -> ModelConfig {
+    ModelConfig::from(SruppLmConfig {
         vocab_size: 40,
         n_d: 16,
         n_proj: 8,
@@ -197,7 +197,7 @@ fn word_config(tie_projections: bool) -> LmConfig {
             tie_projections,
         }),
         ..Default::default()
-    }
+    })
 }
 
 fn word_nll(model: &LanguageModel<B>) -> Vec<f64> {

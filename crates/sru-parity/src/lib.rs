@@ -15,6 +15,7 @@ mod host;
 mod model;
 pub mod random;
 mod recurrence;
+mod segments;
 mod txl;
 
 pub use compare::{CaseReport, Comparison, tolerance};

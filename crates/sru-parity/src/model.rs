@@ -10,13 +10,15 @@ use serde_json::Value;
 use sru_kernel::RecurrenceAutodiffBackend;
 use sru_model::weights::{self, OfficialWeights, StateDict};
 use sru_model::{
-    AdaptiveConfig, AttentionMasks, LmConfig, OutputLayer, SruppConfig, attention_mask,
+    AdaptiveConfig, AttentionMasks, ModelConfig, OutputLayer, SruppConfig, SruppLmConfig,
+    attention_mask,
 };
 
 use crate::compare::{CaseReport, Comparison, tolerance};
 use crate::error::ParityError;
 use crate::fixture::{Fixture, StoredTensor};
 use crate::host::{to_f64, to_tensor};
+use crate::segments::run_segments;
 
 pub(crate) fn cfg_err(fx: &Fixture, why: impl Into<String>) -> ParityError {
     ParityError::Config {
@@ -314,7 +316,7 @@ pub fn run_lm<B: RecurrenceAutodiffBackend>(
             "the LM fixture describes an SRU++ body the official scripts do not build",
         ));
     }
-    let config = LmConfig {
+    let config = ModelConfig::from(SruppLmConfig {
         vocab_size: fx.cfg_usize("vocab_size")?,
         n_d: fx.cfg_usize("n_d")?,
         n_proj: s.proj_size,
@@ -333,8 +335,7 @@ pub fn run_lm<B: RecurrenceAutodiffBackend>(
                 .ok_or_else(|| cfg_err(fx, "`emb_dropout` is not a number"))?,
             None => 0.0,
         },
-        transformer_xl: None,
-    };
+    });
     let model = config
         .init::<B>(device)
         .map_err(|e| cfg_err(fx, e.to_string()))?;
@@ -345,56 +346,46 @@ pub fn run_lm<B: RecurrenceAutodiffBackend>(
     let window = same_length
         .then(|| fx.cfg_usize("mask_size_M"))
         .transpose()?;
-    let n_seg = fx.cfg_usize("num_segments")?;
-    let model_err = |e: sru_model::ModelError| cfg_err(fx, e.to_string());
     let mut ck = Checker {
         fx,
         tol: tolerance(dtype == DType::F64 && fx.is_f64()),
         out: Vec::new(),
     };
-    let mut state = None;
-    let mut losses = Vec::new();
-    let mut total: Option<Tensor<B, 1>> = None;
-    for seg in 0..n_seg {
-        let x = int_tensor::<B>(fx.tensor(&format!("seg{seg}.x"))?, device);
-        let y = int_tensor::<B>(fx.tensor(&format!("seg{seg}.y"))?, device);
-        let [l, _] = x.dims();
-        let m = state
-            .as_ref()
-            .map_or(0, |st: &sru_model::LmState<B>| st.memory_len());
-        ck.cmp(
-            &format!("seg{seg}.attn_mask"),
-            to_f64(attention_mask::<B>(l, m, window, dtype, device)),
-        )?;
-        let out = model
-            .forward_hidden(x, state.take(), window)
-            .map_err(model_err)?;
-        ck.cmp(&format!("seg{seg}.h"), to_f64(out.hidden.clone()))?;
-        if let Some(OutputLayer::Dense(lin)) = model.as_srupp().map(|m| &m.output_layer) {
+    let dense_output = match model.as_srupp().map(|m| &m.output_layer) {
+        Some(OutputLayer::Dense(lin)) => Some(lin),
+        _ => None,
+    };
+    run_segments(
+        &mut ck,
+        &model,
+        device,
+        window,
+        |ck, seg, l, m| {
             ck.cmp(
-                &format!("seg{seg}.logits"),
-                to_f64(lin.forward(out.hidden.clone())),
-            )?;
-        }
-        let nll = model.token_nll(out.hidden, y).map_err(model_err)?;
-        ck.cmp(&format!("seg{seg}.loss_tokens"), to_f64(nll.clone()))?;
-        let loss = nll.mean();
-        losses.extend(to_f64(loss.clone()));
-        total = Some(match total {
-            Some(t) => t + loss,
-            None => loss,
-        });
-        let c = out.state.c.clone().ok_or_else(|| cfg_err(fx, "the SRU++ model returned no c"))?;
-        ck.cmp(&format!("seg{seg}.c"), to_f64(c))?;
-        for (i, t) in out.state.memory.iter().enumerate() {
-            ck.cmp(&format!("seg{seg}.saved_inputs.{i}"), to_f64(t.clone()))?;
-        }
-        state = Some(out.state.detach());
-    }
-    ck.cmp("losses", losses)?;
-    let total = total.ok_or_else(|| cfg_err(fx, "no segments"))?;
-    let grads = total.backward();
-    ck.grads(&model, &grads)?;
+                &format!("seg{seg}.attn_mask"),
+                to_f64(attention_mask::<B>(l, m, window, dtype, device)),
+            )
+        },
+        |ck, seg, out| {
+            ck.cmp(&format!("seg{seg}.h"), to_f64(out.hidden.clone()))?;
+            if let Some(lin) = dense_output {
+                ck.cmp(
+                    &format!("seg{seg}.logits"),
+                    to_f64(lin.forward(out.hidden.clone())),
+                )?;
+            }
+            let c = out
+                .state
+                .c
+                .clone()
+                .ok_or_else(|| cfg_err(fx, "the SRU++ model returned no c"))?;
+            ck.cmp(&format!("seg{seg}.c"), to_f64(c))?;
+            for (i, t) in out.state.memory.iter().enumerate() {
+                ck.cmp(&format!("seg{seg}.saved_inputs.{i}"), to_f64(t.clone()))?;
+            }
+            Ok(())
+        },
+    )?;
     Ok(CaseReport {
         case: fx.name.clone(),
         comparisons: ck.out,

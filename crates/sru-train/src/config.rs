@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sru_data::TokenCache;
-use sru_model::LmConfig;
+use sru_model::ModelConfig;
 
 use crate::error::TrainError;
 
@@ -51,8 +51,8 @@ pub struct TrainConfig {
     /// The preset the model came from, if any (informational).
     #[serde(default)]
     pub preset: Option<String>,
-    /// The language model.
-    pub model: LmConfig,
+    /// The language model (a table tagged by `arch`, see [`ModelConfig`]).
+    pub model: ModelConfig,
     /// The prepared token cache (`cargo xtask data prepare`).
     pub data: PathBuf,
     /// Streams per device (the official `--batch_size`, per GPU).
@@ -125,7 +125,7 @@ pub struct TrainConfig {
 impl TrainConfig {
     /// The official recipe around `model` (RAdam, lr 3e-4, wd 0.1, warmup 16000, 400k
     /// updates, clip 1, batch 4 × unroll 1024 per device, eval unroll 3072).
-    pub fn official(model: LmConfig, data: PathBuf) -> TrainConfig {
+    pub fn official(model: ModelConfig, data: PathBuf) -> TrainConfig {
         TrainConfig {
             preset: None,
             model,
@@ -164,8 +164,8 @@ impl TrainConfig {
     /// Sizes a dense (byte-level or small-vocabulary) model's vocabulary to the corpus, as the
     /// official scripts size the output layer; an adaptive model keeps its vocabulary.
     pub fn fit_vocabulary(&mut self, cache: &TokenCache) {
-        if self.model.adaptive.is_none() {
-            self.model.vocab_size = cache.vocab().len();
+        if self.model.adaptive().is_none() {
+            self.model.set_vocab_size(cache.vocab().len());
         }
     }
 
@@ -325,4 +325,67 @@ impl TrainConfig {
 /// The default of [`TrainConfig::nodes`] (configs written before multi-node training).
 fn one_node() -> usize {
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `config.toml` with its `[model]` table (and sub-tables) replaced by `model`.
+    fn with_model_table(config: &TrainConfig, model: &str) -> String {
+        let text = config.to_toml();
+        let start = text.find("[model]").expect("a model table");
+        let end = text[start + 1..]
+            .find("\n[")
+            .map(|i| start + 1 + i)
+            .filter(|&i| !text[i + 1..].starts_with("[model."))
+            .unwrap_or(text.len());
+        format!("{}{model}{}", &text[..start], &text[end..])
+    }
+
+    #[test]
+    fn a_config_toml_round_trips_with_its_arch() {
+        for name in ["tiny", "txl-tiny"] {
+            let c = TrainConfig::official(sru_model::preset(name).unwrap(), PathBuf::from("data"));
+            let text = c.to_toml();
+            assert!(text.contains("arch = "), "{text}");
+            assert_eq!(toml::from_str::<TrainConfig>(&text).unwrap(), c, "{name}");
+        }
+    }
+
+    /// Runs written before the model family had one flat `[model]` table, a Transformer-XL
+    /// with a `[model.transformer_xl]` sub-table; they still load, as the same models.
+    #[test]
+    fn an_old_config_toml_loads_as_the_same_model() {
+        let old_srupp = "[model]\nvocab_size = 256\nn_d = 64\nn_proj = 16\ndepth = 2\n\
+            dropout = 0.0\nattn_dropout = 0.0\nemb_dropout = 0.0\nnum_heads = 1\n\
+            layer_norm = false\nhighway_bias = -2.0\nattention_every_n_layers = 1\n";
+        let old_txl = "[model]\nvocab_size = 256\nn_d = 32\nn_proj = 64\ndepth = 2\n\
+            dropout = 0.0\nattn_dropout = 0.0\nemb_dropout = 0.0\nnum_heads = 2\n\
+            layer_norm = false\nhighway_bias = -2.0\nattention_every_n_layers = 1\n\n\
+            [model.transformer_xl]\nd_head = 16\nd_inner = 64\nmem_len = 32\n\
+            pre_lnorm = false\nsame_length = false\n";
+        for (name, old) in [("tiny", old_srupp), ("txl-tiny", old_txl)] {
+            let c = TrainConfig::official(sru_model::preset(name).unwrap(), PathBuf::from("data"));
+            let text = with_model_table(&c, old);
+            assert!(!text.contains("arch"), "{text}");
+            let read: TrainConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(read, c, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_model_table_of_the_wrong_architecture_says_which() {
+        let c = TrainConfig::official(sru_model::preset("tiny").unwrap(), PathBuf::from("data"));
+        let text = c
+            .to_toml()
+            .replace("arch = \"srupp\"", "arch = \"transformer_xl\"");
+        let e = toml::from_str::<TrainConfig>(&text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("transformer_xl") && e.contains("unknown field"),
+            "{e}"
+        );
+    }
 }

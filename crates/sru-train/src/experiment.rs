@@ -6,19 +6,22 @@
 //! [`arms`] builds the four runs from the CPU recipes: SRU++ with attention in every layer
 //! (`small`), in the last layer only, without attention, and the Transformer-XL of the same
 //! parameter count (`txl-small`, ±10%). Each runs for as many updates as the budget buys at
-//! its own FLOPs per token ([`crate::TrainConfig::train_flops`]). [`Row::of`] reads a finished
-//! run's `metrics.jsonl`; [`report_markdown`] writes the table.
+//! its own FLOPs per token ([`crate::TrainConfig::train_flops`]). [`arm_state`] says whether
+//! an arm's folder holds a finished run (reuse it), an interrupted one (resume it) or none;
+//! [`Row::of`] reads a finished run's `metrics.jsonl`; [`compare`] measures every row against
+//! the Transformer-XL's. The CLI renders the result; nothing here formats text.
 //!
 //! "FLOPs to reach" is measured on the periodic validation curve (the same validation tokens
 //! for every model): the Transformer-XL's best periodic validation bits per token is the
 //! target, and a model reaches it where its curve first crosses it (interpolated linearly
 //! between evaluations, in FLOPs and in seconds).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::TrainConfig;
 use crate::error::TrainError;
-use crate::metrics::MetricLine;
+use crate::layout::{CHECKPOINTS_DIR, CONFIG_FILE};
+use crate::metrics::{self, MetricLine};
 use crate::recipe::{SMALL, TXL_SMALL};
 
 /// The default budget of `cargo xtask experiment`: about 30 minutes for all four runs on a
@@ -44,9 +47,11 @@ pub struct Arm {
 pub fn arms(budget: f64, data: PathBuf, vocab_size: usize) -> Result<Vec<Arm>, TrainError> {
     let srupp = SMALL.config(data.clone())?;
     let mut last1 = srupp.clone();
-    last1.model.attention_last_n_layers = Some(1);
     let mut none = srupp.clone();
-    none.model.attention_every_n_layers = none.model.depth + 1;
+    if let (Some(l), Some(n)) = (last1.model.as_srupp_mut(), none.model.as_srupp_mut()) {
+        l.attention_last_n_layers = Some(1);
+        n.attention_every_n_layers = n.depth + 1;
+    }
     let txl = TXL_SMALL.config(data)?;
     let mut out = vec![
         Arm {
@@ -72,7 +77,7 @@ pub fn arms(budget: f64, data: PathBuf, vocab_size: usize) -> Result<Vec<Arm>, T
     ];
     for arm in &mut out {
         let c = &mut arm.config;
-        c.model.vocab_size = vocab_size;
+        c.model.set_vocab_size(vocab_size);
         let per_step = c.train_flops(1);
         let steps = (budget / per_step).floor() as u64;
         if steps < 10 {
@@ -172,43 +177,98 @@ impl Row {
     }
 }
 
-/// The report table (markdown): per model its size, cost per token, what it was given, its
-/// final validation bits per token, and the FLOPs and seconds it needed to reach the
-/// Transformer-XL's best periodic validation bits per token, as ratios to the
-/// Transformer-XL's own. `baseline` names the Transformer-XL row.
-pub fn report_markdown(rows: &[Row], baseline: &str) -> String {
+/// What an arm's run folder holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArmState {
+    /// No run yet (or one that stopped before its first checkpoint): train from scratch.
+    New,
+    /// A run of this configuration that stopped early: resume it.
+    Interrupted,
+    /// A run of this configuration that trained all its updates (and made its final
+    /// evaluation, if it has one): reuse it.
+    Finished,
+}
+
+/// The state of the run of `config` in `dir`.
+///
+/// # Errors
+/// The folder holds a run of another configuration (another budget, corpus or version), or
+/// its config or metrics cannot be read.
+pub fn arm_state(dir: &Path, config: &TrainConfig) -> Result<ArmState, TrainError> {
+    let saved = dir.join(CONFIG_FILE);
+    if !saved.exists() {
+        return Ok(ArmState::New);
+    }
+    if TrainConfig::load(&saved)? != *config {
+        return Err(TrainError::config(
+            "out",
+            format!(
+                "{} holds a run of another budget, corpus or version; give another --out or \
+                 remove it",
+                dir.display()
+            ),
+        ));
+    }
+    let lines = metrics::read(dir)?;
+    let trained = lines
+        .iter()
+        .any(|m| m.split == "train" && m.step >= config.steps);
+    let evaluated = !config.final_eval || lines.iter().any(|m| m.split == "final_valid");
+    if trained && evaluated {
+        return Ok(ArmState::Finished);
+    }
+    let checkpointed = dir
+        .join(CHECKPOINTS_DIR)
+        .read_dir()
+        .is_ok_and(|mut d| d.next().is_some());
+    Ok(if checkpointed {
+        ArmState::Interrupted
+    } else {
+        ArmState::New
+    })
+}
+
+/// Every row measured against the baseline's: the target (the baseline's best periodic
+/// validation bits per token) and, per row, where its curve reaches it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The baseline's best periodic validation bits per token (NaN without a baseline row).
+    pub target: f64,
+    /// One entry per row, in the rows' order.
+    pub entries: Vec<Entry>,
+}
+
+/// One row of a [`Comparison`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The run's figures.
+    pub row: Row,
+    /// Training FLOPs and seconds at which it reached the target; `None` if it never did.
+    pub reach: Option<(f64, f64)>,
+    /// Those FLOPs and seconds divided by the baseline's own; `None` if either never reached
+    /// it.
+    pub ratio: Option<(f64, f64)>,
+}
+
+/// Compares `rows` with the row named `baseline` (the Transformer-XL): the FLOPs and seconds
+/// each needs to reach the baseline's best periodic validation bits per token, and their
+/// ratios to the baseline's.
+pub fn compare(rows: Vec<Row>, baseline: &str) -> Comparison {
     let base = rows.iter().find(|r| r.name == baseline);
     let target = base.map_or(f64::NAN, |b| b.best_periodic_bpc);
     let base_reach = base.and_then(|b| b.reach(target));
-    let mut s = format!(
-        "Target: the Transformer-XL's best periodic validation, {target:.4} bits per token.\n\n\
-         | model | parameters | train GFLOPs/token | tokens seen | train FLOPs | train seconds | final valid bits/token | FLOPs to target | seconds to target | FLOPs ratio to TXL | seconds ratio to TXL |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n"
-    );
-    for r in rows {
-        let reach = r.reach(target);
-        let (f, sec, fr, sr) = match (reach, base_reach) {
-            (Some((f, sec)), Some((bf, bs))) => (
-                format!("{f:.3e}"),
-                format!("{sec:.0}"),
-                format!("{:.2}", f / bf),
-                format!("{:.2}", sec / bs),
-            ),
-            (Some((f, sec)), None) => (format!("{f:.3e}"), format!("{sec:.0}"), "–".into(), "–".into()),
-            _ => ("not reached".into(), "not reached".into(), "–".into(), "–".into()),
-        };
-        s.push_str(&format!(
-            "| {} | {} | {:.4} | {} | {:.3e} | {:.0} | {:.4} | {f} | {sec} | {fr} | {sr} |\n",
-            r.name,
-            r.params,
-            r.flops_per_token / 1e9,
-            r.tokens,
-            r.flops,
-            r.seconds,
-            r.final_valid_bpc,
-        ));
-    }
-    s
+    let entries = rows
+        .into_iter()
+        .map(|row| {
+            let reach = row.reach(target);
+            let ratio = match (reach, base_reach) {
+                (Some((f, s)), Some((bf, bs))) => Some((f / bf, s / bs)),
+                _ => None,
+            };
+            Entry { row, reach, ratio }
+        })
+        .collect();
+    Comparison { target, entries }
 }
 
 #[cfg(test)]
@@ -230,6 +290,19 @@ mod tests {
     }
 
     #[test]
+    fn compare_gives_ratios_to_the_baseline() {
+        let mut base = row(vec![(2.0, 20.0, 3.0), (4.0, 40.0, 2.0)]);
+        base.name = "txl".into();
+        let fast = row(vec![(1.0, 30.0, 2.0)]);
+        let slow = row(vec![(1.0, 1.0, 9.0)]);
+        let c = compare(vec![fast, base, slow], "txl");
+        assert_eq!(c.target, 2.0);
+        assert_eq!(c.entries[0].ratio, Some((0.25, 0.75)));
+        assert_eq!(c.entries[1].ratio, Some((1.0, 1.0)));
+        assert_eq!((c.entries[2].reach, c.entries[2].ratio), (None, None));
+    }
+
+    #[test]
     fn reach_interpolates_between_evaluations() {
         let r = row(vec![(1.0, 10.0, 4.0), (3.0, 30.0, 2.0)]);
         assert_eq!(r.reach(3.0), Some((2.0, 20.0)));
@@ -243,23 +316,54 @@ mod tests {
         assert_eq!(arms.len(), 4);
         for a in &arms {
             let spent = a.config.train_flops(a.config.steps);
-            assert!(spent <= DEFAULT_BUDGET && spent > 0.98 * DEFAULT_BUDGET, "{}: {spent:e}", a.name);
+            assert!(
+                spent <= DEFAULT_BUDGET && spent > 0.98 * DEFAULT_BUDGET,
+                "{}: {spent:e}",
+                a.name
+            );
             a.config.validate().unwrap();
         }
         // the baseline has the parameter count of SRU++ with attention in every layer
         for vocab in [205, 256] {
             let arms = super::arms(DEFAULT_BUDGET, PathBuf::from("data"), vocab).unwrap();
-            let (txl, srupp) = (arms[3].config.model.num_params() as f64, arms[0].config.model.num_params() as f64);
-            assert!((txl / srupp - 1.0).abs() <= 0.1, "V {vocab}: {txl} vs {srupp}");
+            let (txl, srupp) = (
+                arms[3].config.model.num_params() as f64,
+                arms[0].config.model.num_params() as f64,
+            );
+            assert!(
+                (txl / srupp - 1.0).abs() <= 0.1,
+                "V {vocab}: {txl} vs {srupp}"
+            );
         }
-        assert!(arms[2].config.model.srupp().num_layers > 0);
-        assert!((0..4).all(|i| !arms[2].config.model.srupp().has_attention(i)));
-        assert!((0..4).filter(|&i| arms[1].config.model.srupp().has_attention(i)).count() == 1);
+        assert!(arms[2].config.model.as_srupp().unwrap().srupp().num_layers > 0);
+        assert!((0..4).all(|i| {
+            !arms[2]
+                .config
+                .model
+                .as_srupp()
+                .unwrap()
+                .srupp()
+                .has_attention(i)
+        }));
+        assert!(
+            (0..4)
+                .filter(|&i| arms[1]
+                    .config
+                    .model
+                    .as_srupp()
+                    .unwrap()
+                    .srupp()
+                    .has_attention(i))
+                .count()
+                == 1
+        );
     }
 
     #[test]
     fn too_small_a_budget_is_refused_with_the_minimum() {
-        let e = arms(1e6, PathBuf::from("data"), 256).unwrap_err().to_string();
+        let e = arms(1e6, PathBuf::from("data"), 256)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("at least"), "{e}");
     }
 }

@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::Backend;
 use sru_kernel::RecurrenceBackend;
-use sru_model::weights::{parse_safetensors, state_dict};
+use sru_model::weights::parse_safetensors;
 use sru_model::{LanguageModel, weights};
 
 use crate::checkpoint::{self, MODEL_FILE, STATE_FILE};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
+use crate::layout::CHECKPOINTS_DIR;
 use crate::resume::{loop_state, parse_loop_state};
-use crate::run::CHECKPOINTS_DIR;
 
 /// Which checkpoint of a run to load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,19 +84,4 @@ pub fn load_trained<B: RecurrenceBackend>(
         step: state.step,
         path: dir,
     })
-}
-
-/// The model's parameters as a flat list of f32 (for comparing runs in tests).
-pub fn flat_params<B: Backend>(model: &LanguageModel<B>) -> Result<Vec<f32>, TrainError> {
-    let dict = state_dict(model)?;
-    let mut out = Vec::new();
-    for data in dict.values() {
-        out.extend(data.clone().convert::<f32>().to_vec::<f32>().map_err(|e| {
-            TrainError::Model(sru_model::ModelError::Weights {
-                origin: "state_dict".into(),
-                why: format!("{e:?}"),
-            })
-        })?);
-    }
-    Ok(out)
 }

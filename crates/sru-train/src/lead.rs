@@ -15,41 +15,49 @@ use sru_kernel::RecurrenceBackend;
 use sru_model::LanguageModel;
 use sru_model::weights::{StateDict, parse_safetensors, safetensors_bytes};
 
-use crate::TrainingBackend;
+use crate::backend::TrainingBackend;
 use crate::carry;
 use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::eval::{EvalResult, EvalSpec, evaluate, planned_tokens};
 use crate::events::{Best, Event};
-use crate::inference::flat_params;
+use crate::layout::CHECKPOINTS_DIR;
 use crate::metrics::{self, MetricLine};
+use crate::params::flat_params;
 use crate::resume::{History, LoopState, checkpoint_files};
-use crate::run::CHECKPOINTS_DIR;
 use crate::step::{TrainStep, UpdateOutcome};
 use crate::stream::TrainStream;
 
 /// What device 0 keeps besides its training step.
 pub(crate) struct Lead<'a> {
+    /// The run folder.
     pub run_dir: PathBuf,
+    /// Where the run's events go.
     pub on_event: &'a mut dyn FnMut(Event),
+    /// The metrics lines, best validation, earlier sessions' seconds and open window.
     pub history: History,
     /// Training seconds of this session.
     pub train_seconds: f64,
     /// Training tokens of this session.
     pub train_tokens: u64,
+    /// The last periodic validation.
     pub last_valid: Option<EvalResult>,
+    /// The last checkpoint written.
     pub last_checkpoint: Option<PathBuf>,
     /// This is node 0, which writes metrics and checkpoints (the other nodes' first devices
     /// do everything else, evaluation included, so that all stay in step).
     pub writes: bool,
+    /// Parameters of the model (saved in every checkpoint's loop state).
     pub params: usize,
 }
 
 /// What an update asks of the devices besides training.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Due {
+    /// Validate.
     pub eval: bool,
+    /// Write a checkpoint (every device takes part).
     pub checkpoint: bool,
 }
 

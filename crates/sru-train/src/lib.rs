@@ -23,49 +23,47 @@
 #![deny(missing_docs)]
 
 pub mod adam;
+mod backend;
 pub mod carry;
 pub mod checkpoint;
 pub mod clip;
 mod cluster;
 pub mod config;
+mod devices;
 pub mod error;
 pub mod eval;
 mod events;
 pub mod experiment;
+mod finish;
 mod inference;
+mod init;
+mod layout;
 mod lead;
 pub mod metrics;
+mod params;
 pub mod precision;
 pub mod recipe;
+mod replica;
 mod resume;
 mod run;
 pub mod schedule;
+mod start;
 pub mod step;
 mod stream;
 pub mod sync;
 
-/// A backend the loop can train on: autodiff with the SRU recurrence, whose inner backend
-/// (evaluation, all-reduce) runs the recurrence too. `Autodiff<Flex>`, `Autodiff<Wgpu>` and
-/// `Autodiff<Cuda>` all are.
-pub trait TrainingBackend:
-    sru_kernel::RecurrenceAutodiffBackend<InnerBackend: sru_kernel::RecurrenceBackend>
-{
-}
-
-impl<B> TrainingBackend for B where
-    B: sru_kernel::RecurrenceAutodiffBackend<InnerBackend: sru_kernel::RecurrenceBackend>
-{
-}
-
+pub use backend::TrainingBackend;
 pub use cluster::run_orchestrator;
 pub use config::{OptimizerKind, Precision, TrainConfig, WarmupStyle};
 pub use error::TrainError;
 pub use eval::{EvalResult, EvalSpec, evaluate, score_segment};
 pub use events::{Best, Event, RunOptions, Summary};
-pub use inference::{Trained, Which, flat_params, load_trained};
+pub use inference::{Trained, Which, load_trained};
+pub use layout::{CHECKPOINTS_DIR, CONFIG_FILE, config_file};
 pub use metrics::MetricLine;
+pub use params::flat_params;
 pub use recipe::{Recipe, recipe};
-pub use run::{CHECKPOINTS_DIR, CONFIG_FILE, config_file, train};
+pub use run::train;
 pub use step::{Segment, StepState, TrainStep, UpdateOutcome};
 pub use stream::TrainStream;
 pub use sync::{NodeLink, Peer, ws_host_port};

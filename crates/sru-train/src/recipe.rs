@@ -69,9 +69,7 @@ impl Recipe {
     /// An unknown preset.
     pub fn config(&self, data: PathBuf) -> Result<TrainConfig, TrainError> {
         let mut model = preset(self.preset)?;
-        model.dropout = self.dropout;
-        model.attn_dropout = self.attn_dropout;
-        model.emb_dropout = self.emb_dropout;
+        model.set_dropouts(self.dropout, self.attn_dropout, self.emb_dropout);
         let mut c = TrainConfig::official(model, data);
         c.preset = Some(self.preset.to_string());
         c.lr = self.lr;
@@ -455,12 +453,9 @@ mod tests {
             c.validate().expect("valid");
             let m = preset(r.preset).expect("preset");
             // The model presets carry the same dropout as the recipe.
-            assert_eq!(
-                (m.dropout, m.attn_dropout, m.emb_dropout),
-                (r.dropout, r.attn_dropout, r.emb_dropout),
-                "{}",
-                r.preset
-            );
+            let mut with_recipe = m.clone();
+            with_recipe.set_dropouts(r.dropout, r.attn_dropout, r.emb_dropout);
+            assert_eq!(with_recipe, m, "{}", r.preset);
             assert_eq!(c.model, m, "{}", r.preset);
             assert_eq!(
                 (c.lr, c.batch_size, c.unroll, c.steps),

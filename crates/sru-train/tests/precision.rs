@@ -23,7 +23,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Int, Tensor, TensorData};
 use common::{scratch, tiny_config};
 use sru_kernel::RecurrenceAutodiffBackend;
-use sru_model::{AdaptiveConfig, Autocast, LanguageModel, LmConfig, preset};
+use sru_model::{AdaptiveConfig, Autocast, LanguageModel, ModelConfig, SruppLmConfig, preset};
 use sru_train::{Event, Precision, RunOptions, TrainingBackend, train};
 
 /// Each parameter's gradient: (dtype, values as f64).
@@ -46,8 +46,8 @@ fn gradients<B: AutodiffBackend>(
     v.1
 }
 
-fn word_model() -> LmConfig {
-    LmConfig {
+fn word_model() -> ModelConfig {
+    ModelConfig::from(SruppLmConfig {
         vocab_size: 60,
         n_d: 32,
         n_proj: 16,
@@ -62,15 +62,15 @@ fn word_model() -> LmConfig {
             tie_projections: true,
         }),
         ..Default::default()
-    }
+    })
 }
 
 /// One forward and backward of `config`'s model, two segments with the state carried, in f32
 /// and under f16 autocast: every gradient is f32, and loss and gradient agree within the
 /// stated tolerances.
-fn autocast_matches_f32<B: RecurrenceAutodiffBackend>(config: &LmConfig, device: &B::Device) {
+fn autocast_matches_f32<B: RecurrenceAutodiffBackend>(config: &ModelConfig, device: &B::Device) {
     let model = config.init::<B>(device).unwrap();
-    let v = config.vocab_size as i64;
+    let v = config.vocab_size() as i64;
     let ids: Vec<i64> = (0..64).map(|i| (i * 17 + 5) % v).collect();
     let seg = |from: usize| {
         let t = |o: usize| {
@@ -143,7 +143,7 @@ fn cpu_f16_autocast_matches_f32() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dev = Default::default();
     let mut byte = preset("tiny").unwrap();
-    byte.vocab_size = 60;
+    byte.set_vocab_size(60);
     autocast_matches_f32::<Autodiff<Flex>>(&byte, &dev);
     autocast_matches_f32::<Autodiff<Flex>>(&word_model(), &dev);
 }
@@ -153,8 +153,7 @@ fn cpu_f16_autocast_matches_f32() {
 fn f16_training_matches_f32<B: TrainingBackend>(device: B::Device, name: &str) {
     let run = |precision: Precision| {
         let mut config = tiny_config(6);
-        config.model.dropout = 0.0;
-        config.model.attn_dropout = 0.0;
+        config.model.set_dropouts(0.0, 0.0, 0.0);
         config.precision = precision;
         let dir = scratch(&format!("{name}-{precision:?}"));
         let stop = AtomicBool::new(false);

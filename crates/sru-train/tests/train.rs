@@ -95,9 +95,9 @@ fn interrupted_and_resumed_run_equals_uninterrupted_run() {
 fn transformer_xl_interrupted_and_resumed_equals_uninterrupted() {
     let mut config = tiny_config(8);
     let mut model = sru_model::preset("txl-tiny").expect("txl-tiny preset");
-    model.vocab_size = config.model.vocab_size;
-    model.dropout = 0.1;
-    if let Some(t) = model.transformer_xl.as_mut() {
+    model.set_vocab_size(config.model.vocab_size());
+    model.set_dropouts(0.1, 0.0, 0.0);
+    if let Some(t) = model.as_transformer_xl_mut() {
         t.mem_len = 16;
         t.same_length = true;
     }
@@ -153,7 +153,9 @@ fn damaged_or_foreign_checkpoints_are_reported_not_loaded() {
 
     // Another model config.
     let mut other = config.clone();
-    other.model.n_d = 32;
+    if let Some(m) = other.model.as_srupp_mut() {
+        m.n_d = 32;
+    }
     let err = run(&other, &dir, true, None).1.expect_err("foreign");
     assert!(err.to_string().contains("different model"), "{err}");
 
@@ -184,8 +186,7 @@ fn damaged_or_foreign_checkpoints_are_reported_not_loaded() {
 #[test]
 fn two_devices_match_one_device_with_the_same_global_batch() {
     let mut one = tiny_config(4);
-    one.model.dropout = 0.0;
-    one.model.attn_dropout = 0.0;
+    one.model.set_dropouts(0.0, 0.0, 0.0);
     one.eval_every = 0;
     one.checkpoint_every = 0;
     let mut two = one.clone();
@@ -225,7 +226,7 @@ fn word_config(
 ) -> TrainConfig {
     let mut config = tiny_config(steps);
     config.data = data;
-    config.model = sru_model::LmConfig {
+    config.model = sru_model::ModelConfig::from(sru_model::SruppLmConfig {
         vocab_size,
         n_d: 32,
         n_proj: 8,
@@ -237,7 +238,7 @@ fn word_config(
             tie_projections,
         }),
         ..Default::default()
-    };
+    });
     config
 }
 

@@ -153,6 +153,8 @@ impl<B: Backend, P: Protocol> TensorDataService<B, P> {
             rmp_serde::to_vec(&DataServiceMessage::TensorRequest(transfer_id))
                 .unwrap()
                 .into();
+        // sru-rs patch: a failed send or receive, or a bad answer, is a lost download (None),
+        // and the broken connection is forgotten (they were `expect`/`panic!`).
         if stream.send(Message::new(bytes)).await.is_err() {
             log::warn!("Failed to send a download request to {remote:?}");
             drop(stream);
@@ -181,6 +183,7 @@ impl<B: Backend, P: Protocol> TensorDataService<B, P> {
             Some(stream) => Some(stream.clone()),
             None => {
                 // Open a new WebSocket connection to the address
+                // sru-rs patch: an unreachable peer is None, not a panic.
                 let Some(stream) = P::Client::connect(address.clone(), "data").await else {
                     log::warn!("Failed to connect to data server at {address:?}");
                     return None;
@@ -221,6 +224,7 @@ impl<B: Backend, P: Protocol> TensorDataService<B, P> {
                 }
             }
             // No matching tensor, wait for a new one to come in.
+            // sru-rs patch: the notification armed above.
             notified.await;
         }
     }
@@ -237,6 +241,8 @@ impl<B: Backend, P: Protocol> TensorDataService<B, P> {
                 Ok(message) => {
                     if let Some(msg) = message {
                         let bytes = msg.data;
+                        // sru-rs patch: bad input or a lost peer ends this connection; it
+                        // panicked the handler.
                         let Ok(DataServiceMessage::TensorRequest(transfer_id)) =
                             rmp_serde::from_slice(&bytes)
                         else {

@@ -80,11 +80,14 @@ impl<B: FusedKernels> RelPartialLearnableMultiHeadAttn<B> {
         let k = split(heads.clone().slice(s![.., .., hd..2 * hd]), k_len);
         let v = split(heads.slice(s![.., .., 2 * hd..3 * hd]), k_len);
         let r_len = r.dims()[0];
-        let rk = linear_seq(&self.r_net, r.reshape([r_len, 1, self.r_net.weight.dims()[0]]))
-            .reshape([r_len, h, dh])
-            .permute([1, 2, 0]) // (H, dh, R)
-            .unsqueeze_dim::<4>(0)
-            .expand([b, h, dh, r_len]);
+        let rk = linear_seq(
+            &self.r_net,
+            r.reshape([r_len, 1, self.r_net.weight.dims()[0]]),
+        )
+        .reshape([r_len, h, dh])
+        .permute([1, 2, 0]) // (H, dh, R)
+        .unsqueeze_dim::<4>(0)
+        .expand([b, h, dh, r_len]);
         let bias = |p: &Param<Tensor<B, 2>>| p.val().cast(dtype).reshape([1, h, 1, dh]);
         let ac = (q.clone() + bias(r_w_bias)).matmul(k.swap_dims(2, 3)); // (B, H, L, K)
         let bd = rel_shift((q + bias(r_r_bias)).matmul(rk)); // (B, H, L, R = K)

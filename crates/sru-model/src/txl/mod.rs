@@ -12,212 +12,28 @@
 //! `same_length` every query sees the same number of keys (`mem_len`). Evaluation with a
 //! window w is the original's evaluation setting: `same_length` with `mem_len = w`.
 //!
-//! Initialisation as the original `train.py` with `--init normal --init_std 0.02`: every
-//! weight N(0, 0.02), biases 0, LayerNorm weights N(1, 0.02), projections of the adaptive
-//! embedding N(0, 0.01).
+//! The configuration and the original initialisation are in [`config`] ([`TxlConfig`]).
 
 mod attention;
+pub mod config;
 mod layer;
 
 pub use attention::RelPartialLearnableMultiHeadAttn;
+pub use config::{INIT_STD, PROJ_INIT_STD, TxlConfig};
 pub use layer::{CoreNet, PositionwiseFF, RelPartialLearnableDecoderLayer};
 
 use burn::module::{Module, Param};
-use burn::nn::{Dropout, Embedding, Initializer, LayerNormConfig, LinearConfig};
+use burn::nn::{Dropout, Embedding};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{DType, Int, Tensor, TensorData, backend::Backend, s};
-use serde::{Deserialize, Serialize};
 use sru_kernel::FusedKernels;
 
 use crate::adaptive::{AdaptiveInput, AdaptiveSoftmax};
 use crate::autocast::{Autocast, full};
 use crate::error::ModelError;
-use crate::lm::{LmConfig, LmOutput, target_nll};
+use crate::head::{LmOutput, target_nll};
 use crate::mask::MASKED;
 use crate::state::LmState;
-use attention::dropout;
-
-/// The original's `--init_std`.
-pub const INIT_STD: f64 = 0.02;
-/// The original's `--proj_init_std` (projections of the adaptive embedding and softmax).
-pub const PROJ_INIT_STD: f64 = 0.01;
-
-/// What a Transformer-XL adds to an [`LmConfig`], whose `n_d` is `d_model`, `depth` is
-/// `n_layer`, `num_heads` is `n_head`, `dropout` and `attn_dropout` are `dropout` and
-/// `dropatt`, and `adaptive` the word-level input and softmax.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TxlOptions {
-    /// Width of a head (`d_head`).
-    pub d_head: usize,
-    /// Width of the feed-forward network (`d_inner`).
-    pub d_inner: usize,
-    /// Memory length: steps of every layer's input kept for the next segment (`mem_len`).
-    pub mem_len: usize,
-    /// LayerNorm before each sub-layer instead of after the residual (`pre_lnorm`).
-    pub pre_lnorm: bool,
-    /// Every query sees the same number of keys (`same_length`).
-    pub same_length: bool,
-    /// Relative distances beyond this are clamped to it (`clamp_len`; `None` = no clamp).
-    pub clamp_len: Option<usize>,
-}
-
-impl Default for TxlOptions {
-    fn default() -> Self {
-        Self {
-            d_head: 64,
-            d_inner: 2048,
-            mem_len: 512,
-            pre_lnorm: false,
-            same_length: false,
-            clamp_len: None,
-        }
-    }
-}
-
-impl TxlOptions {
-    /// Checks the options against the shared ones.
-    ///
-    /// # Errors
-    /// [`ModelError::Config`] naming the setting.
-    pub fn validate(&self, c: &LmConfig) -> Result<(), ModelError> {
-        let positive = [
-            ("n_d", c.n_d),
-            ("depth", c.depth),
-            ("num_heads", c.num_heads),
-            ("d_head", self.d_head),
-            ("d_inner", self.d_inner),
-        ];
-        for (setting, v) in positive {
-            if v == 0 {
-                return Err(ModelError::config(setting, format!("{setting} must be positive")));
-            }
-        }
-        if !c.n_d.is_multiple_of(2) {
-            return Err(ModelError::config(
-                "n_d",
-                format!("the sinusoidal positions need an even d_model, got {}", c.n_d),
-            ));
-        }
-        for (setting, p) in [("dropout", c.dropout), ("attn_dropout", c.attn_dropout)] {
-            if !(0.0..1.0).contains(&p) {
-                return Err(ModelError::config(setting, format!("{setting} must be in [0, 1), got {p}")));
-            }
-        }
-        if self.clamp_len == Some(0) {
-            return Err(ModelError::config("clamp_len", "clamp_len must be positive (or absent)"));
-        }
-        Ok(())
-    }
-
-    /// Parameters of the model (the tied output weight counted once).
-    pub fn num_params(&self, c: &LmConfig) -> usize {
-        let (d, hd) = (c.n_d, c.num_heads * self.d_head);
-        let attention = d * 3 * hd + hd * d + d * hd + 2 * d;
-        let ff = d * self.d_inner + self.d_inner + self.d_inner * d + d + 2 * d;
-        let io = match &c.adaptive {
-            None => c.vocab_size * d + c.vocab_size,
-            Some(a) => a.num_params(c.vocab_size, d),
-        };
-        c.depth * (attention + ff) + io + 2 * hd
-    }
-
-    /// Builds the model with the original initialisation.
-    pub(crate) fn init<B: Backend>(&self, c: &LmConfig, device: &B::Device) -> TransformerXl<B> {
-        let normal = |std: f64| Initializer::Normal { mean: 0.0, std };
-        let (d, hd) = (c.n_d, c.num_heads * self.d_head);
-        let linear = |i: usize, o: usize, bias: bool| {
-            LinearConfig::new(i, o)
-                .with_bias(bias)
-                .with_initializer(normal(INIT_STD))
-                .init::<B>(device)
-                .map_bias_zero()
-        };
-        let layer_norm = || {
-            let mut ln = LayerNormConfig::new(d).with_epsilon(1e-5).init::<B>(device);
-            ln.gamma = Initializer::Normal {
-                mean: 1.0,
-                std: INIT_STD,
-            }
-            .init([d], device);
-            ln
-        };
-        let layers = (0..c.depth)
-            .map(|_| RelPartialLearnableDecoderLayer {
-                dec_attn: RelPartialLearnableMultiHeadAttn {
-                    qkv_net: linear(d, 3 * hd, false),
-                    drop: dropout(c.dropout),
-                    dropatt: dropout(c.attn_dropout),
-                    o_net: linear(hd, d, false),
-                    layer_norm: layer_norm(),
-                    r_net: linear(d, hd, false),
-                    n_head: c.num_heads,
-                    d_head: self.d_head,
-                    pre_lnorm: self.pre_lnorm,
-                },
-                pos_ff: PositionwiseFF {
-                    core_net: CoreNet {
-                        inner: linear(d, self.d_inner, true),
-                        outer: linear(self.d_inner, d, true),
-                        drop: dropout(c.dropout),
-                    },
-                    layer_norm: layer_norm(),
-                    pre_lnorm: self.pre_lnorm,
-                },
-            })
-            .collect();
-        let (word_emb, crit) = match &c.adaptive {
-            None => (
-                TxlInput::Dense(TxlEmbedding {
-                    emb_layers: vec![Embedding {
-                        weight: normal(INIT_STD).init([c.vocab_size, d], device),
-                    }],
-                }),
-                TxlOutput::Dense(TxlCrit {
-                    out_layers: vec![OutputBias {
-                        bias: Param::from_tensor(Tensor::zeros([c.vocab_size], device)),
-                    }],
-                }),
-            ),
-            Some(a) => {
-                let (input, softmax) = a.init::<B>(c.vocab_size, d, 0.0, device);
-                let (input, softmax) = normal_adaptive(input, softmax, device);
-                (TxlInput::Adaptive(input), TxlOutput::Adaptive(softmax))
-            }
-        };
-        let bias = || normal(INIT_STD).init([c.num_heads, self.d_head], device);
-        TransformerXl {
-            word_emb,
-            drop: dropout(c.dropout),
-            layers,
-            crit,
-            r_w_bias: bias(),
-            r_r_bias: bias(),
-            d_model: d,
-            mem_len: self.mem_len,
-            same_length: self.same_length,
-            clamp_len: self.clamp_len,
-            vocab_size: c.vocab_size,
-            autocast: Autocast::Off,
-        }
-    }
-}
-
-/// A linear layer whose bias (if any) starts at zero, as `train.py`'s `init_bias`.
-trait ZeroBias {
-    fn map_bias_zero(self) -> Self;
-}
-
-impl<B: Backend> ZeroBias for burn::nn::Linear<B> {
-    fn map_bias_zero(mut self) -> Self {
-        if let Some(b) = &self.bias {
-            let n = b.dims()[0];
-            let device = b.device();
-            self.bias = Some(Param::from_tensor(Tensor::zeros([n], &device)));
-        }
-        self
-    }
-}
 
 /// The byte-level embedding (`word_emb` with `cutoffs = []`, `div_val = 1`): one table
 /// `emb_layers.0 (V, d)`, which the output layer shares.
@@ -298,6 +114,31 @@ impl<B: FusedKernels> TransformerXl<B> {
         self.layers.len()
     }
 
+    /// Whether the input ids index one dense table (checked on the device by the caller)
+    /// rather than the adaptive input (which checks them on the host).
+    pub fn dense_input(&self) -> bool {
+        matches!(self.word_emb, TxlInput::Dense(_))
+    }
+
+    /// Whether the targets index one dense softmax (as [`Self::dense_input`]).
+    pub fn dense_output(&self) -> bool {
+        matches!(self.crit, TxlOutput::Dense(_))
+    }
+
+    /// The state before the first segment: no memory.
+    pub fn zero_state(&self) -> LmState<B> {
+        LmState {
+            c: None,
+            memory: Vec::new(),
+        }
+    }
+
+    /// The state to decode on from the state [`Self::run`] returned: detached, its memory
+    /// cut to `window` (the returned memory already holds the last steps of old and new).
+    pub fn decoding_state(&self, next: LmState<B>, window: usize) -> LmState<B> {
+        next.detach().truncate_memory(window)
+    }
+
     /// The original's `pos_emb.inv_freq` buffer, `1 / 10000^(2i/d)` computed in float32 as
     /// the original computes it (then widened, as `model.double()` does).
     pub fn inv_freq(&self) -> Vec<f32> {
@@ -337,7 +178,10 @@ impl<B: FusedKernels> TransformerXl<B> {
             TxlInput::Adaptive(a) => match &self.crit {
                 TxlOutput::Adaptive(s) => a.forward(tokens, s, self.autocast)?,
                 TxlOutput::Dense(_) => {
-                    return Err(ModelError::config("adaptive", "adaptive input needs an adaptive softmax"));
+                    return Err(ModelError::config(
+                        "adaptive",
+                        "adaptive input needs an adaptive softmax",
+                    ));
                 }
             },
         };
@@ -387,16 +231,22 @@ impl<B: FusedKernels> TransformerXl<B> {
         };
         Ok(LmOutput {
             hidden: core,
-            state: LmState { c: None, memory: next },
+            state: LmState {
+                c: None,
+                memory: next,
+            },
         })
     }
 
     /// Log-probabilities `(L, B, V)` of hidden states (the last dropout, then `crit`).
-    pub(crate) fn log_probs(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
+    ///
+    /// # Errors
+    /// A dense output without its dense input table (a module assembled by hand).
+    pub(crate) fn log_probs(&self, hidden: Tensor<B, 3>) -> Result<Tensor<B, 3>, ModelError> {
         let h = self.drop.forward(hidden);
         match &self.crit {
-            TxlOutput::Dense(crit) => log_softmax(full(self.logits(crit, h)), 2),
-            TxlOutput::Adaptive(s) => s.log_probs(h),
+            TxlOutput::Dense(crit) => Ok(log_softmax(full(self.logits(crit, h)?), 2)),
+            TxlOutput::Adaptive(s) => Ok(s.log_probs(h)),
         }
     }
 
@@ -409,7 +259,7 @@ impl<B: FusedKernels> TransformerXl<B> {
         let h = self.drop.forward(hidden);
         match &self.crit {
             TxlOutput::Dense(crit) => Ok(target_nll(
-                log_softmax(full(self.logits(crit, h)), 2),
+                log_softmax(full(self.logits(crit, h)?), 2),
                 targets,
             )),
             TxlOutput::Adaptive(s) => s.nll(h, targets),
@@ -417,17 +267,24 @@ impl<B: FusedKernels> TransformerXl<B> {
     }
 
     /// `h Eᵀ + b` over the tied table.
-    fn logits(&self, crit: &TxlCrit<B>, h: Tensor<B, 3>) -> Tensor<B, 3> {
+    fn logits(&self, crit: &TxlCrit<B>, h: Tensor<B, 3>) -> Result<Tensor<B, 3>, ModelError> {
         let TxlInput::Dense(emb) = &self.word_emb else {
-            unreachable!("a dense output comes with a dense input (built together)")
+            return Err(ModelError::config(
+                "adaptive",
+                "a dense output layer needs the dense input table it is tied to",
+            ));
         };
         let [l, b, d] = h.dims();
         let dtype = h.dtype();
         let weight = emb.emb_layers[0].weight.val().cast(dtype).transpose(); // (d, V)
         let bias = crit.out_layers[0].bias.val().cast(dtype);
-        sru_kernel::linear(h.reshape([l * b, d]), weight, Some(bias))
-            .expect("the tied table fits the hidden width (built together)")
-            .reshape([l, b, self.vocab_size])
+        Ok(
+            sru_kernel::linear(h.reshape([l * b, d]), weight, Some(bias))?.reshape([
+                l,
+                b,
+                self.vocab_size,
+            ]),
+        )
     }
 }
 
@@ -506,24 +363,6 @@ fn tensor_of<B: Backend, const D: usize>(
         DType::F64 => Tensor::<B, D>::from_data(data, (device, DType::F64)),
         _ => Tensor::<B, D>::from_data(data.convert::<f32>(), (device, DType::F32)).cast(dtype),
     }
-}
-
-/// The adaptive layers re-drawn as `train.py` draws them: tables N(0, [`INIT_STD`]), biases
-/// 0, projections N(0, [`PROJ_INIT_STD`]).
-fn normal_adaptive<B: Backend>(
-    mut input: AdaptiveInput<B>,
-    mut softmax: AdaptiveSoftmax<B>,
-    device: &B::Device,
-) -> (AdaptiveInput<B>, AdaptiveSoftmax<B>) {
-    let normal = |std: f64, shape: [usize; 2]| Initializer::Normal { mean: 0.0, std }.init(shape, device);
-    for lin in &mut softmax.out_layers {
-        lin.weight = normal(INIT_STD, lin.weight.dims());
-        *lin = lin.clone().map_bias_zero();
-    }
-    for p in softmax.out_projs.iter_mut().chain(input.emb_projs.iter_mut()) {
-        *p = normal(PROJ_INIT_STD, p.dims());
-    }
-    (input, softmax)
 }
 
 #[cfg(test)]

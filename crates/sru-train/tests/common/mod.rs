@@ -26,7 +26,7 @@ pub fn corpus() -> &'static Path {
             "README.md",
             "ARCHITECTURE.md",
             "datasets/README.md",
-            "crates/sru-model/src/lm.rs",
+            "crates/sru-model/src/srupp_lm.rs",
             "crates/sru-model/src/attention.rs",
             "crates/sru-data/src/batch.rs",
         ] {
@@ -56,8 +56,7 @@ pub fn corpus() -> &'static Path {
 /// A tiny run: 2 layers of d 64, dropout on (so resume must restore the dropout stream).
 pub fn tiny_config(steps: u64) -> TrainConfig {
     let mut model = preset("tiny").expect("tiny preset");
-    model.dropout = 0.1;
-    model.attn_dropout = 0.1;
+    model.set_dropouts(0.1, 0.1, 0.0);
     let mut c = TrainConfig::official(model, corpus().to_path_buf());
     c.preset = Some("tiny".into());
     c.batch_size = 4;

@@ -80,6 +80,7 @@ where
             data_service,
             sync_service,
             worker,
+            // sru-rs patch (tracel-ai/burn#4549): no global operation yet.
             operations: std::sync::atomic::AtomicU64::new(0),
             _n: PhantomData,
         }
@@ -149,6 +150,7 @@ where
                     &self.data_service,
                     self.sync_service.clone(),
                     tensor,
+                    // sru-rs patch (tracel-ai/burn#4549): this operation's transfer ids.
                     base,
                 )
                 .await?
@@ -161,6 +163,7 @@ where
                     self.sync_service.clone(),
                     tensor,
                     arity,
+                    // sru-rs patch (tracel-ai/burn#4549): this operation's transfer ids.
                     base,
                 )
                 .await?
@@ -172,6 +175,7 @@ where
                     self.data_service.clone(),
                     self.sync_service.clone(),
                     tensor,
+                    // sru-rs patch (tracel-ai/burn#4549): this operation's transfer ids.
                     base,
                 )
                 .await?

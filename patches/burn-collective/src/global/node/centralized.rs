@@ -16,6 +16,7 @@ pub(crate) async fn centralized_all_reduce_sum<B, P>(
     data_service: &Arc<TensorDataService<B, P>>,
     sync_service: Arc<SyncService<P>>,
     tensor: B::FloatTensorPrimitive,
+    // sru-rs patch (tracel-ai/burn#4549): the first transfer id of this operation.
     base: u64,
 ) -> Result<B::FloatTensorPrimitive, GlobalCollectiveError>
 where
@@ -37,6 +38,8 @@ where
                 let address = nodes.get(id).unwrap();
                 let device = device.clone();
                 let data_service = data_service.clone();
+                // sru-rs patch: a lost peer is an error naming it (was `expect`); the ids of
+                // this operation (tracel-ai/burn#4549).
                 let id = *id;
                 async move {
                     let data = data_service
@@ -51,6 +54,7 @@ where
         // Sum all downloads async
         let mut sum = tensor;
         while let Some(res) = futures.next().await {
+            // sru-rs patch: the first lost peer ends the all-reduce.
             let res = res?;
             if shape != res.shape() {
                 return Err(GlobalCollectiveError::PeerSentIncoherentTensor);
@@ -60,6 +64,8 @@ where
 
         // Transfer 2: Expose result
         let other_nodes_count = ids.len() as u32 - 1;
+        // sru-rs patch (tracel-ai/burn#4549): transfers `base` and `base + 1`, not 0 and 1;
+        // a lost central node is an error naming it (was `expect`).
         data_service
             .expose(sum.clone(), other_nodes_count, (base + 1).into())
             .await;
@@ -85,6 +91,7 @@ where
     };
 
     // Wait for all nodes to finish
+    // sru-rs patch: a failed barrier is an error.
     sync_service.sync().await?;
 
     Ok(res)

@@ -56,6 +56,7 @@ pub(crate) async fn ring_all_reduce_sum<B, P>(
     data_service: Arc<TensorDataService<B, P>>,
     sync_service: Arc<SyncService<P>>,
     tensor: B::FloatTensorPrimitive,
+    // sru-rs patch (tracel-ai/burn#4549): the first transfer id of this operation.
     base: u64,
 ) -> Result<B::FloatTensorPrimitive, GlobalCollectiveError>
 where
@@ -80,9 +81,10 @@ where
         .position(|id| *id == node)
         .expect("Node is in ring");
     let prev_node_idx = (send_slice_idx + ring.len() - 1) % ring.len(); // +ring.len for overflow
+    // sru-rs patch: the previous node's id, to name it when it is lost; and the transfer ids of
+    // this operation only (tracel-ai/burn#4549).
     let prev_id = ring[prev_node_idx];
     let prev_node = nodes.get(&prev_id).unwrap();
-    // sru-rs patch (tracel-ai/burn#4549): ids of this operation only.
     let mut transfer_counter: u64 = base;
 
     // Phase 1: add
@@ -91,6 +93,7 @@ where
         &mut transfer_counter,
         &mut send_slice_idx,
         true,
+        // sru-rs patch: with its id, to name it when it is lost.
         (prev_id, prev_node.clone()),
         &data_service,
         device,
@@ -103,6 +106,7 @@ where
         &mut transfer_counter,
         &mut send_slice_idx,
         false,
+        // sru-rs patch: with its id, to name it when it is lost.
         (prev_id, prev_node.clone()),
         &data_service,
         device,
@@ -110,6 +114,7 @@ where
     .await?;
 
     // Wait for all nodes to finish
+    // sru-rs patch: a failed barrier is an error.
     sync_service.sync().await?;
 
     // merge slices
@@ -129,6 +134,7 @@ async fn do_cycles<B, P>(
     transfer_counter: &mut u64,
     send_slice_idx: &mut usize,
     is_phase_one: bool,
+    // sru-rs patch: the previous node with its id, to name it when it is lost.
     (prev_id, prev_node): (NodeId, Address),
     data_service: &Arc<TensorDataService<B, P>>,
     device: &B::Device,
@@ -158,6 +164,7 @@ where
             tokio::spawn(async move { data_client.download_tensor(next_node, transfer_id).await })
         };
 
+        // sru-rs patch: a failed transfer is a lost peer, an error (was `unwrap`/`expect`).
         upload
             .await
             .map_err(|_| GlobalCollectiveError::PeerLost(prev_id))?;

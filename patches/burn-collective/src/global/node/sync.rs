@@ -15,6 +15,8 @@ pub(crate) struct SyncService<P: Protocol> {
     /// Current node's state, shared with the thread that does aggregations
     node_state: Arc<RwLock<Option<NodeState>>>,
     /// The number of peers that have requested to sync with us since the last successful sync.
+    ///
+    /// sru-rs patch: a count per node (it was a list, cleared only in a copy).
     syncing_peers: Mutex<HashMap<NodeId, usize>>,
     /// Notification on each incoming sync request
     sync_notif: Notify,
@@ -29,6 +31,7 @@ impl<P: Protocol> SyncService<P> {
     pub fn new(node_state: Arc<RwLock<Option<NodeState>>>) -> Self {
         Self {
             node_state,
+            // sru-rs patch: counts per node.
             syncing_peers: Mutex::new(HashMap::new()),
             sync_notif: Notify::new(),
             _p: PhantomData,
@@ -37,6 +40,7 @@ impl<P: Protocol> SyncService<P> {
 
     fn add_syncing_peer(&self, peer: NodeId) {
         let mut syncing_peers = self.syncing_peers.lock().unwrap();
+        // sru-rs patch: counted per node.
         *syncing_peers.entry(peer).or_insert(0) += 1;
     }
 
@@ -61,6 +65,7 @@ impl<P: Protocol> SyncService<P> {
                 continue;
             }
 
+            // sru-rs patch: an unreachable peer is an error naming it (was `expect`).
             let mut connection = P::Client::connect(addr.clone(), "sync")
                 .await
                 .ok_or(GlobalCollectiveError::PeerLost(*id))?;
@@ -72,6 +77,8 @@ impl<P: Protocol> SyncService<P> {
                 .map_err(|_| GlobalCollectiveError::PeerLost(*id))?;
         }
         loop {
+            // sru-rs patch: arm the notification before the check (no lost wakeup), and take
+            // one sync from each node when all have one.
             let notified = self.sync_notif.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
@@ -96,6 +103,7 @@ impl<P: Protocol> SyncService<P> {
     }
 
     pub async fn handle_sync_connection<C: CommunicationChannel>(&self, mut channel: C) {
+        // sru-rs patch: a broken connection or a bad request is dropped, not a panic.
         let Ok(Some(msg)) = channel.recv().await else {
             return;
         };

@@ -20,6 +20,7 @@ pub(crate) async fn tree_all_reduce_sum<B, P>(
     sync_service: Arc<SyncService<P>>,
     tensor: B::FloatTensorPrimitive,
     arity: u32,
+    // sru-rs patch (tracel-ai/burn#4549): the first transfer id of this operation.
     base: u64,
 ) -> Result<B::FloatTensorPrimitive, GlobalCollectiveError>
 where
@@ -42,6 +43,7 @@ where
                 let child_addr = nodes.get(child).unwrap().clone();
                 let data_service = data_service.clone();
                 async move {
+                    // sru-rs patch (tracel-ai/burn#4549): transfer `base`, not 0.
                     let data = data_service
                         .download_tensor(child_addr.clone(), base.into())
                         .await
@@ -54,6 +56,7 @@ where
             .collect::<FuturesUnordered<_>>();
 
         for _ in children {
+            // sru-rs patch: a lost child is an error (was `unwrap`).
             let res = downloads
                 .next()
                 .await
@@ -67,6 +70,7 @@ where
 
     // Transfer 2: Expose result to parent and download final result if not root
     if let Some(parent) = strategy.parents.get(&node) {
+        // sru-rs patch (tracel-ai/burn#4549): transfers `base` and `base + 1`, not 0 and 1.
         data_service.expose(result.clone(), 1, base.into()).await;
 
         let parent_addr = nodes.get(parent).unwrap().clone();
@@ -87,12 +91,14 @@ where
     if let Some(children) = strategy.children.get(&node)
         && !children.is_empty()
     {
+        // sru-rs patch (tracel-ai/burn#4549): transfer `base + 1`, not 1.
         data_service
             .expose(result.clone(), children.len() as u32, (base + 1).into())
             .await;
     }
 
     // Final barrier
+    // sru-rs patch: a failed barrier is an error.
     sync_service.sync().await?;
 
     Ok(result)

@@ -158,6 +158,7 @@ impl<C: ProtocolClient> GlobalClientWorker<C> {
             }
 
             // Try to connect to the request address.
+            // sru-rs patch: logged, not printed on stdout.
             log::info!("Connecting to {address} ...");
             let result = C::connect(address.clone(), route).await;
 
@@ -171,6 +172,7 @@ impl<C: ProtocolClient> GlobalClientWorker<C> {
                 return Some(stream);
             }
 
+            // sru-rs patch: logged, not printed on stdout.
             log::info!("Failed to connect to {address}, retrying... Attempt #{retries}");
             tokio::time::sleep(retry_pause).await;
             retries += 1;

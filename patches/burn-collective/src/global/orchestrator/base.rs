@@ -125,6 +125,7 @@ impl GlobalOrchestrator {
             match msg {
                 CollectiveMessage::Init(id) => {
                     state.init_session(id);
+                    // sru-rs patch: kept for the caller, which forgets the session at the end.
                     *session_id = Some(id);
                 }
                 CollectiveMessage::Request(request_id, remote_request) => {

@@ -63,6 +63,7 @@ impl GlobalCollectiveState {
             num_global_peers: 0,
             register_requests: Vec::new(),
             sessions: HashMap::new(),
+            // sru-rs patch: see `register`.
             provisional_ids: 0,
         }
     }
@@ -91,6 +92,7 @@ impl GlobalCollectiveState {
         session_id: SessionId,
         response: CollectiveMessageResponse,
     ) {
+        // sru-rs patch: the session is gone if its node left; not a panic.
         if let Some(session) = self.sessions.get_mut(&session_id) {
             session.respond(response).await;
         }
@@ -139,6 +141,7 @@ impl GlobalCollectiveState {
             .ok_or(GlobalCollectiveError::NotRegisteredOnFinish)?;
         self.node_addresses.remove(&node_id);
         self.node_peers.remove(&node_id);
+        // sru-rs patch: reset only when every node has left (the others may still be running).
         self.reset_if_empty();
 
         let mut register_requests = vec![];
@@ -194,7 +197,8 @@ impl GlobalCollectiveState {
         if self.node_addresses.values().any(|addr| node_addr == *addr) {
             return Err(GlobalCollectiveError::DoubleRegister);
         }
-        // A provisional id, unique among the registered nodes (some may have left).
+        // sru-rs patch: registered after the double-register check, with a provisional id,
+        // unique among the registered nodes (some may have left); see below.
         let node_id: NodeId = (1 << 31 | self.provisional_ids).into();
         self.provisional_ids = self.provisional_ids.wrapping_add(1) & !(1 << 31);
         self.registered_nodes.insert(session_id, node_id);
@@ -208,18 +212,18 @@ impl GlobalCollectiveState {
             // sru-rs patch: the final ids follow the nodes' addresses, not the order in which
             // they arrived, so a collective restarted with the same nodes sums in the same
             // order (the ring's order) and reproduces its results.
-            let mut order: Vec<(SessionId, NodeId)> =
-                self.registered_nodes.iter().map(|(s, n)| (*s, *n)).collect();
+            let mut order: Vec<(SessionId, NodeId)> = self
+                .registered_nodes
+                .iter()
+                .map(|(s, n)| (*s, *n))
+                .collect();
             order.sort_by_key(|(_, n)| format!("{:?}", self.node_addresses[n]));
             let renumber: HashMap<NodeId, NodeId> = order
                 .iter()
                 .enumerate()
                 .map(|(i, (_, old))| (*old, NodeId::from(i)))
                 .collect();
-            self.registered_nodes = order
-                .iter()
-                .map(|(s, old)| (*s, renumber[old]))
-                .collect();
+            self.registered_nodes = order.iter().map(|(s, old)| (*s, renumber[old])).collect();
             self.node_addresses = core::mem::take(&mut self.node_addresses)
                 .into_iter()
                 .map(|(old, a)| (renumber[&old], a))

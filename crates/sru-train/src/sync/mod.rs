@@ -18,26 +18,34 @@
 //! On several nodes every exchange is bounded in time ([`Peer::patience`]): a node that
 //! stops answering makes the others fail with [`TrainError::Collective`] instead of waiting
 //! forever.
+//!
+//! One job per file: this one the collective calls ([`Peer`]); `net.rs` how a node is reached
+//! ([`NodeLink`], [`ws_host_port`]); `pack.rs` the bytes packed into f32; `flat.rs` the
+//! gradients flattened in declaration order and put back.
 
-use std::collections::HashSet;
+mod flat;
+mod net;
+mod pack;
+
+pub(crate) use net::port_free;
+pub use net::{NodeLink, ws_host_port};
+
 use std::sync::mpsc;
 use std::time::Duration;
 
 use burn::collective::{self, CollectiveConfig, CollectiveError, PeerId, ReduceOperation};
-use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
+use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{Tensor, TensorData, TensorPrimitive};
 
 use crate::error::TrainError;
+use pack::{BYTES_PER_VALUE, pack, unpack};
 
 /// The largest buffer (f32 elements) one all-reduce carries: the data service sends each
 /// node's share as one WebSocket frame, at most 512 MiB. Gradient buffers stay in one piece
 /// up to 2²⁷ parameters (134 M); larger ones, and large gathers, go in pieces of this size.
 const MAX_ELEMENTS: usize = 1 << 27;
-
-/// Bytes packed into one f32 (an integer below 2²⁴, exact in f32).
-const BYTES_PER_VALUE: usize = 3;
 
 /// One peer of the collective (or a lone device).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,52 +60,7 @@ pub struct Peer {
     pub patience: Option<Duration>,
 }
 
-/// How one node reaches the others: Burn's global collective settings plus the time bounds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeLink {
-    /// This node's index (0 writes checkpoints and metrics).
-    pub node: usize,
-    /// Nodes in all.
-    pub nodes: usize,
-    /// The orchestrator, `ws://HOST:PORT`.
-    pub orchestrator: String,
-    /// This node's data service as the other nodes reach it, `ws://HOST:PORT`; it listens on
-    /// that port on every interface.
-    pub address: String,
-    /// The longest wait for the other nodes in one exchange.
-    pub timeout: Duration,
-    /// The longest wait for every node to join at the start.
-    pub join_timeout: Duration,
-}
-
-impl NodeLink {
-    /// The port of [`NodeLink::address`].
-    ///
-    /// # Errors
-    /// An address that is not `ws://HOST:PORT`.
-    pub fn port(&self) -> Result<u16, TrainError> {
-        ws_host_port(&self.address).map(|(_, p)| p).ok_or_else(|| {
-            TrainError::config(
-                "node_address",
-                format!("`{}` is not ws://HOST:PORT", self.address),
-            )
-        })
-    }
-}
-
-/// The host and port of a `ws://HOST:PORT` address (`None` for anything else).
-pub fn ws_host_port(address: &str) -> Option<(&str, u16)> {
-    let rest = address.strip_prefix("ws://")?;
-    let (host, port) = rest.trim_end_matches('/').rsplit_once(':')?;
-    Some((host, port.parse().ok()?))
-}
-
-/// Checks that nothing listens on `port` yet (Burn's servers bind inside a task and only log
-/// a failure, so a taken port has to be found before they start).
-pub(crate) fn port_free(port: u16) -> std::io::Result<()> {
-    std::net::TcpListener::bind(("0.0.0.0", port)).map(drop)
-}
-
+/// Turns a failure of peer `rank`'s collective call into [`TrainError::Collective`].
 fn err<E: std::fmt::Debug>(rank: usize) -> impl Fn(E) -> TrainError {
     move |e| TrainError::Collective {
         rank: Some(rank),
@@ -247,28 +210,13 @@ impl Peer {
         if self.world == 1 {
             return Ok(grads);
         }
-        let mut flat = Flatten::<B> {
-            grads: &mut grads,
-            device: device.clone(),
-            seen: HashSet::new(),
-            parts: Vec::new(),
-            layout: Vec::new(),
-        };
-        model.visit(&mut flat);
-        let (parts, layout) = (flat.parts, flat.layout);
+        let (parts, layout) = flat::flatten::<B, M>(model, &mut grads, device);
         if parts.is_empty() {
             return Ok(grads);
         }
         let sum = self.all_reduce_sum(Tensor::cat(parts, 0))?;
         let mean = sum.mul_scalar(1.0 / self.world as f64);
-        let mut split = Split::<B> {
-            grads: &mut grads,
-            seen: HashSet::new(),
-            flat: mean,
-            offset: 0,
-            layout: layout.into_iter(),
-        };
-        model.visit(&mut split);
+        flat::split::<B, M>(model, &mut grads, mean, layout);
         Ok(grads)
     }
 
@@ -432,109 +380,4 @@ fn to_host<B: Backend>(t: Tensor<B, 1>, rank: usize) -> Result<Vec<f32>, TrainEr
         .convert::<f32>()
         .to_vec::<f32>()
         .map_err(err(rank))
-}
-
-/// `bytes` three to a value (little-endian, the last value zero-padded).
-fn pack(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks(BYTES_PER_VALUE)
-        .map(|c| {
-            let v = c
-                .iter()
-                .enumerate()
-                .fold(0u32, |v, (i, &b)| v | u32::from(b) << (8 * i));
-            v as f32
-        })
-        .collect()
-}
-
-/// The first `len` bytes packed in `values`.
-fn unpack(values: &[f32], len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(values.len() * BYTES_PER_VALUE);
-    for &v in values {
-        let v = v as u32;
-        out.extend_from_slice(&v.to_le_bytes()[..BYTES_PER_VALUE]);
-    }
-    out.truncate(len);
-    out
-}
-
-/// Takes the gradients of a module's parameters, in declaration order, as 1-D f32 parts
-/// (zeros for a parameter without a gradient); tied parameters count once.
-struct Flatten<'a, B: AutodiffBackend> {
-    grads: &'a mut GradientsParams,
-    device: B::Device,
-    seen: HashSet<ParamId>,
-    parts: Vec<Tensor<B::InnerBackend, 1>>,
-    /// (elements, dtype of the gradient when there was one) per parameter visited.
-    layout: Vec<(usize, Option<DType>)>,
-}
-
-impl<B: AutodiffBackend> ModuleVisitor<B> for Flatten<'_, B> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        if !self.seen.insert(param.id) {
-            return;
-        }
-        let n = param.shape().num_elements();
-        let (part, dtype) = match self.grads.remove::<B::InnerBackend, D>(param.id) {
-            Some(g) => {
-                let dtype = g.dtype();
-                (g.cast(DType::F32).reshape([n]), Some(dtype))
-            }
-            None => (Tensor::zeros([n], &self.device), None),
-        };
-        self.parts.push(part);
-        self.layout.push((n, dtype));
-    }
-}
-
-/// Puts the averaged buffer back as the parameters' gradients, in the order [`Flatten`]
-/// took them.
-struct Split<'a, B: AutodiffBackend> {
-    grads: &'a mut GradientsParams,
-    seen: HashSet<ParamId>,
-    flat: Tensor<B::InnerBackend, 1>,
-    offset: usize,
-    layout: std::vec::IntoIter<(usize, Option<DType>)>,
-}
-
-impl<B: AutodiffBackend> ModuleVisitor<B> for Split<'_, B> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        if !self.seen.insert(param.id) {
-            return; // a tied parameter, already put back
-        }
-        let Some((n, dtype)) = self.layout.next() else {
-            return;
-        };
-        let part = self.flat.clone().slice(self.offset..self.offset + n);
-        self.offset += n;
-        if let Some(dtype) = dtype {
-            let g = part.reshape(param.shape()).cast(dtype);
-            self.grads.register::<B::InnerBackend, D>(param.id, g);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{pack, unpack, ws_host_port};
-
-    #[test]
-    fn bytes_survive_packing_and_sums_with_zeros() {
-        let bytes: Vec<u8> = (0..=255u8).chain([0, 255, 255, 7]).collect();
-        let packed = pack(&bytes);
-        assert_eq!(packed.len(), bytes.len().div_ceil(3));
-        let summed: Vec<f32> = packed.iter().map(|v| 0.0 + v + 0.0).collect();
-        assert_eq!(unpack(&summed, bytes.len()), bytes);
-        assert!(packed.iter().all(|&v| v < (1 << 24) as f32));
-    }
-
-    #[test]
-    fn ports_of_ws_addresses() {
-        assert_eq!(ws_host_port("ws://10.0.0.2:3001"), Some(("10.0.0.2", 3001)));
-        assert_eq!(ws_host_port("ws://localhost:80/"), Some(("localhost", 80)));
-        assert_eq!(ws_host_port("http://localhost:80"), None);
-        assert_eq!(ws_host_port("ws://localhost"), None);
-        assert_eq!(ws_host_port("ws://localhost:http"), None);
-    }
 }

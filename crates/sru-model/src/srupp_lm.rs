@@ -1,4 +1,4 @@
-//! The language models' configuration, and the SRU++ language models (spec §3.1):
+//! The SRU++ language models (spec §3.1) and their configuration:
 //!
 //! ```text
 //! e = dropout(Embedding(tokens))          (L, B, d)      adaptive input for word-level models
@@ -15,7 +15,7 @@ use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
 };
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{ElementConversion, Int, Tensor, backend::Backend};
+use burn::tensor::{Int, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 use sru_kernel::RecurrenceBackend;
 
@@ -23,17 +23,17 @@ use crate::adaptive::{AdaptiveConfig, AdaptiveInput, AdaptiveSoftmax};
 use crate::attention::AttentionMasks;
 use crate::autocast::{Autocast, full};
 use crate::error::ModelError;
+use crate::head::{LmOutput, target_nll};
 use crate::linear::linear_seq;
 use crate::mask::attention_mask;
 use crate::srupp::{Srupp, SruppConfig};
 use crate::state::LmState;
-use crate::model::LanguageModel;
-use crate::txl::TxlOptions;
 
-/// A language model's configuration; saved with every checkpoint.
+/// An SRU++ language model's configuration (the official scripts' flags); the `srupp`
+/// variant of [`crate::ModelConfig`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct LmConfig {
+pub struct SruppLmConfig {
     /// Vocabulary size V.
     pub vocab_size: usize,
     /// Model width d (`n_d`).
@@ -60,12 +60,9 @@ pub struct LmConfig {
     pub attention_last_n_layers: Option<usize>,
     /// Adaptive input and softmax (word-level); `None` for byte-level.
     pub adaptive: Option<AdaptiveConfig>,
-    /// `Some`: the model is a Transformer-XL with these options (the baseline; `n_d` is its
-    /// `d_model`, `depth` its layers, and the SRU++-only settings are unused). `None`: SRU++.
-    pub transformer_xl: Option<TxlOptions>,
 }
 
-impl Default for LmConfig {
+impl Default for SruppLmConfig {
     fn default() -> Self {
         Self {
             vocab_size: 256,
@@ -81,12 +78,11 @@ impl Default for LmConfig {
             attention_every_n_layers: 1,
             attention_last_n_layers: None,
             adaptive: None,
-            transformer_xl: None,
         }
     }
 }
 
-impl LmConfig {
+impl SruppLmConfig {
     /// The SRU++ body of the model (`SRUpp(n_d, n_d, n_proj, depth, …)`).
     pub fn srupp(&self) -> SruppConfig {
         SruppConfig {
@@ -123,10 +119,7 @@ impl LmConfig {
                 format!("emb_dropout must be in [0, 1), got {}", self.emb_dropout),
             ));
         }
-        match &self.transformer_xl {
-            Some(t) => t.validate(self)?,
-            None => self.srupp().validate()?,
-        }
+        self.srupp().validate()?;
         if let Some(a) = &self.adaptive {
             a.validate(self.vocab_size)?;
         }
@@ -135,9 +128,6 @@ impl LmConfig {
 
     /// Exact parameter count (tied parameters counted once).
     pub fn num_params(&self) -> usize {
-        if let Some(t) = &self.transformer_xl {
-            return t.num_params(self);
-        }
         let body = self.srupp().num_params();
         match &self.adaptive {
             None => body + 2 * self.vocab_size * self.n_d + self.vocab_size,
@@ -145,16 +135,12 @@ impl LmConfig {
         }
     }
 
-    /// Builds the model with the official initialisation (SRU++: the official scripts';
-    /// Transformer-XL: its `train.py`'s).
+    /// Builds the model with the official scripts' initialisation.
     ///
     /// # Errors
     /// [`ModelError::Config`] when the options are inconsistent.
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<LanguageModel<B>, ModelError> {
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<SruppLm<B>, ModelError> {
         self.validate()?;
-        if let Some(t) = &self.transformer_xl {
-            return Ok(LanguageModel::TransformerXl(t.init(self, device)));
-        }
         let bound = (3.0 / self.n_d as f64).sqrt();
         let uniform = Initializer::Uniform {
             min: -bound,
@@ -176,14 +162,14 @@ impl LmConfig {
                 (InputLayer::Adaptive(input), OutputLayer::Adaptive(softmax))
             }
         };
-        Ok(LanguageModel::Srupp(SruppLm {
+        Ok(SruppLm {
             embedding_layer,
             rnn: self.srupp().init(device)?,
             output_layer,
             drop: DropoutConfig::new(self.dropout).init(),
             vocab_size: self.vocab_size,
             autocast: Autocast::Off,
-        }))
+        })
     }
 }
 
@@ -224,15 +210,6 @@ pub struct SruppLm<B: Backend> {
     pub autocast: Autocast,
 }
 
-/// The result of running a segment.
-#[derive(Debug, Clone)]
-pub struct LmOutput<B: Backend> {
-    /// Hidden states of the last layer `(L, B, d)` (before the output dropout).
-    pub hidden: Tensor<B, 3>,
-    /// The state to pass to the next segment (not detached).
-    pub state: LmState<B>,
-}
-
 impl<B: RecurrenceBackend> SruppLm<B> {
     /// Width d.
     pub fn width(&self) -> usize {
@@ -244,6 +221,17 @@ impl<B: RecurrenceBackend> SruppLm<B> {
         self.rnn.rnn_lst.len()
     }
 
+    /// Whether the input ids index one dense table (checked on the device by the caller)
+    /// rather than the adaptive input (which checks them on the host).
+    pub fn dense_input(&self) -> bool {
+        matches!(self.embedding_layer, InputLayer::Dense(_))
+    }
+
+    /// Whether the targets index one dense softmax (as [`Self::dense_input`]).
+    pub fn dense_output(&self) -> bool {
+        matches!(self.output_layer, OutputLayer::Dense(_))
+    }
+
     /// A zero state for `batch` streams (no memory yet).
     pub fn zero_state(&self, batch: usize, device: &B::Device) -> LmState<B> {
         LmState {
@@ -253,7 +241,7 @@ impl<B: RecurrenceBackend> SruppLm<B> {
     }
 
     /// Runs the embedding and the SRU++ body on one segment of tokens `(L, B)` (ids not
-    /// checked here: [`LanguageModel::forward_hidden`] checks dense ids, the adaptive input
+    /// checked here: [`crate::LanguageModel::forward_hidden`] checks dense ids, the adaptive input
     /// checks its ids on the host, where it reads them anyway).
     ///
     /// `window`: `None` for the causal training mask over memory + segment, `Some(w)` for the
@@ -324,61 +312,27 @@ impl<B: RecurrenceBackend> SruppLm<B> {
             OutputLayer::Adaptive(s) => s.nll(h, targets),
         }
     }
-}
 
-/// Checks that every id of the `(ids, role)` tensors lies in `[0, vocab_size)`: one device
-/// reduction read back as a single count, and the offending id looked up only on failure.
-pub(crate) fn check_ids<B: Backend>(
-    tensors: &[(&Tensor<B, 2, Int>, &'static str)],
-    vocab_size: usize,
-) -> Result<(), ModelError> {
-    let bad = |t: &Tensor<B, 2, Int>| {
-        t.clone()
-            .lower_elem(0)
-            .bool_or(t.clone().greater_equal_elem(vocab_size as i64))
-    };
-    let Some(count) = tensors
-        .iter()
-        .map(|(t, _)| bad(t).int().sum())
-        .reduce(|a, b| a + b)
-    else {
-        return Ok(());
-    };
-    if count.into_scalar().elem::<i64>() == 0 {
-        return Ok(());
+    /// The state to decode on from `previous` (the state [`Self::run`] was given) and `next`
+    /// (the one it returned), detached, its memory cut to `window`. SRU++'s memory is the
+    /// layers' inputs of the last segment only, so decoding keeps what attention saw before
+    /// plus this chunk's inputs.
+    pub fn decoding_state(
+        &self,
+        previous: Option<LmState<B>>,
+        next: LmState<B>,
+        window: usize,
+    ) -> LmState<B> {
+        let memory = match previous.map(|p| p.memory) {
+            Some(old) if !old.is_empty() => old
+                .into_iter()
+                .zip(next.memory)
+                .map(|(o, n)| Tensor::cat(vec![o, n], 0))
+                .collect(),
+            _ => next.memory,
+        };
+        LmState { c: next.c, memory }
+            .detach()
+            .truncate_memory(window)
     }
-    for (t, role) in tensors {
-        let ids = t
-            .to_data()
-            .convert::<i64>()
-            .to_vec::<i64>()
-            .unwrap_or_default();
-        if let Some(&id) = ids.iter().find(|&&i| i < 0 || i >= vocab_size as i64) {
-            return Err(ModelError::TokenOutOfRange {
-                role,
-                id,
-                vocab_size,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// `-log p(target)` `(L, B)` from log-probabilities `(L, B, V)`.
-pub(crate) fn target_nll<B: Backend>(log_probs: Tensor<B, 3>, targets: Tensor<B, 2, Int>) -> Tensor<B, 2> {
-    let [l, b] = targets.dims();
-    log_probs
-        .gather(2, targets.reshape([l, b, 1]))
-        .reshape([l, b])
-        .neg()
-}
-
-/// Bits per character from a mean natural-log loss.
-pub fn bits_per_character(mean_nll: f64) -> f64 {
-    mean_nll / std::f64::consts::LN_2
-}
-
-/// Perplexity from a mean natural-log loss.
-pub fn perplexity(mean_nll: f64) -> f64 {
-    mean_nll.exp()
 }

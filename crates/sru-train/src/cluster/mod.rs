@@ -1,22 +1,72 @@
 //! Training on several nodes: what the nodes check with each other and tell each other
-//! besides gradients. At the start every node describes itself (its rank, data-service
+//! besides gradients, and what a run does differently there. Before anything else
+//! [`check_link`] checks this node's link against the config (and that its data-service port
+//! is free). At the start every node describes itself (its rank, data-service
 //! address, config, corpus, and node 0's verdict on the run folder) and all descriptions are
 //! gathered, so a node started with another config, model or corpus is refused by all with
-//! the same message. On resume node 0 sends its latest checkpoint to the others. When an
-//! exchange fails, [`Cluster::diagnose`] probes every node's data service to name the one
-//! that is gone. [`run_orchestrator`] serves Burn's global orchestrator.
+//! the same message. On resume node 0 sends its latest checkpoint to the others
+//! (`share.rs`); [`meet`] is both exchanges, for every device. When an exchange fails,
+//! [`Cluster::diagnose`] probes every node's data service to name the one that is gone
+//! ([`after_failure`]). [`run_orchestrator`] serves Burn's global orchestrator.
+
+mod share;
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use burn::tensor::backend::Backend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 use sru_data::TokenCache;
 
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::sync::{NodeLink, Peer, port_free, ws_host_port};
+use share::share_checkpoint;
+
+/// Checks that `link` fits `config` (one node without a link, `config.nodes` with one), and
+/// that this node's data service can listen on its port.
+///
+/// # Errors
+/// [`TrainError::Config`] naming the setting.
+pub(crate) fn check_link(config: &TrainConfig, link: Option<&NodeLink>) -> Result<(), TrainError> {
+    match link {
+        None if config.nodes > 1 => Err(TrainError::config(
+            "nodes",
+            format!(
+                "the config trains on {} nodes; give this node its rank and the orchestrator",
+                config.nodes
+            ),
+        )),
+        Some(l) if l.nodes != config.nodes => Err(TrainError::config(
+            "nodes",
+            format!(
+                "config asks for {} nodes, the link for {}",
+                config.nodes, l.nodes
+            ),
+        )),
+        Some(l) if l.node >= l.nodes => Err(TrainError::config(
+            "node_rank",
+            format!(
+                "node rank {} is not below the node count {}",
+                l.node, l.nodes
+            ),
+        )),
+        Some(l) => {
+            let port = l.port()?;
+            port_free(port).map_err(|e| {
+                TrainError::config(
+                    "node_address",
+                    format!(
+                        "this node's data service cannot listen on port {port} ({e}); is \
+                             another node or program using it?"
+                    ),
+                )
+            })
+        }
+        None => Ok(()),
+    }
+}
 
 /// What one node says about itself at the start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +85,7 @@ struct Hello {
 /// The nodes of a run as this node knows them.
 #[derive(Debug, Clone)]
 pub(crate) struct Cluster {
+    /// How this node reaches the others.
     pub link: NodeLink,
     /// Every node's data-service address, by node.
     pub addresses: Vec<String>,
@@ -72,7 +123,7 @@ fn first_difference(a: &str, b: &str) -> String {
 ///
 /// # Errors
 /// [`TrainError::Node`] naming the node that differs (the same on every node).
-pub(crate) fn greet<B: Backend>(
+fn greet<B: Backend>(
     peer: &Peer,
     link: &NodeLink,
     config: &TrainConfig,
@@ -225,81 +276,95 @@ impl Cluster {
     }
 }
 
-/// Sends node 0's checkpoint `dir` to every node (all devices of every node take part);
-/// the others write it under `scratch` and return its folder there.
+/// Joins the collective as this node's device 0 (see [`Peer::join`]); on several nodes a
+/// failed join asks whether the orchestrator runs and every node was given the node count.
 ///
 /// # Errors
-/// Unreadable or unwritable files, a failed exchange.
-pub(crate) fn share_checkpoint<B: Backend>(
-    peer: &Peer,
-    dir: Option<&Path>,
-    scratch: &Path,
+/// As [`Peer::join`]; on several nodes a failed registration is a [`TrainError::Node`].
+pub(crate) fn join_first<B: AutodiffBackend>(
+    devices: usize,
+    link: Option<&NodeLink>,
     device: &B::Device,
-) -> Result<Option<PathBuf>, TrainError> {
-    // An archive: for every file, its name's and content's lengths (u64 LE) and bytes.
-    let mut archive = Vec::new();
-    if let Some(dir) = dir {
-        let name = dir.file_name().unwrap_or_default().to_string_lossy();
-        push_entry(&mut archive, name.as_bytes(), &[]);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(TrainError::io(dir))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        for f in files {
-            let bytes = std::fs::read(&f).map_err(TrainError::io(&f))?;
-            let name = f.file_name().unwrap_or_default().to_string_lossy();
-            push_entry(&mut archive, name.as_bytes(), &bytes);
-        }
-    }
-    let own = (peer.rank == 0).then_some(archive.as_slice());
-    let archive = peer.broadcast::<B>(own, device)?;
-    let devices = (peer.world / peer.nodes).max(1);
-    if dir.is_some() || !peer.rank.is_multiple_of(devices) {
-        return Ok(None);
-    }
-    let bad = || TrainError::checkpoint(scratch, "node 0's checkpoint arrived damaged");
-    let mut entries = entries(&archive).ok_or_else(bad)?.into_iter();
-    let (folder, _) = entries.next().ok_or_else(bad)?;
-    let folder = scratch.join(String::from_utf8_lossy(folder).as_ref());
-    if scratch.exists() {
-        std::fs::remove_dir_all(scratch).map_err(TrainError::io(scratch))?;
-    }
-    std::fs::create_dir_all(&folder).map_err(TrainError::io(&folder))?;
-    for (name, bytes) in entries {
-        let name = String::from_utf8_lossy(name);
-        if name.contains('/') || name.contains('\\') || name.starts_with('.') {
-            return Err(bad());
-        }
-        let path = folder.join(name.as_ref());
-        std::fs::write(&path, bytes).map_err(TrainError::io(&path))?;
-    }
-    Ok(Some(folder))
+) -> Result<Peer, TrainError> {
+    Peer::join::<B>(0, devices, link, device).map_err(|e| match (link, e) {
+        (Some(l), TrainError::Collective { why, .. }) => TrainError::Node {
+            node: None,
+            why: format!(
+                "{why}; is the orchestrator running at {} and is every node started with \
+                 --nodes {}?",
+                l.orchestrator, l.nodes
+            ),
+        },
+        (_, e) => e,
+    })
 }
 
-fn push_entry(out: &mut Vec<u8>, name: &[u8], bytes: &[u8]) {
-    out.extend_from_slice(&(name.len() as u64).to_le_bytes());
-    out.extend_from_slice(name);
-    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    out.extend_from_slice(bytes);
+/// What a device brings to the start's exchanges with the other nodes ([`meet`]).
+pub(crate) struct Arrival<'a> {
+    /// The run's config.
+    pub config: &'a TrainConfig,
+    /// The corpus.
+    pub cache: &'a TokenCache,
+    /// The run resumes from node 0's latest checkpoint.
+    pub resume: bool,
+    /// Why node 0 cannot start (its device 0 only; `None` everywhere else).
+    pub refusal: Option<String>,
+    /// The checkpoint node 0 resumes from (its device 0 only; `None` everywhere else).
+    pub resume_dir: Option<PathBuf>,
+    /// Where each other node's device 0 writes its copy of that checkpoint.
+    pub scratch: &'a Path,
 }
 
-fn entries(mut archive: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
-    fn take<'a>(a: &mut &'a [u8]) -> Option<&'a [u8]> {
-        let (len, rest) = a.split_at_checked(8)?;
-        let len = usize::try_from(u64::from_le_bytes(len.try_into().ok()?)).ok()?;
-        let (v, rest) = rest.split_at_checked(len)?;
-        *a = rest;
-        Some(v)
+/// This device's part in the start's exchanges with the other nodes, when there are some
+/// (`link`): the check of every node against the others ([`greet`], with node 0's verdict on
+/// its run folder), then on resume node 0's checkpoint sent to every node
+/// ([`share_checkpoint`]). Returns the nodes (`None` on one node) and the checkpoint to resume
+/// from: `arrival.resume_dir`, or on each other node's device 0 its copy of node 0's.
+///
+/// # Errors
+/// [`TrainError::Node`] naming the node that differs; a failed exchange; unreadable or
+/// unwritable checkpoint files.
+pub(crate) fn meet<B: Backend>(
+    peer: &Peer,
+    link: Option<&NodeLink>,
+    arrival: Arrival<'_>,
+    device: &B::Device,
+) -> Result<(Option<Cluster>, Option<PathBuf>), TrainError> {
+    let Arrival {
+        config,
+        cache,
+        resume,
+        refusal,
+        mut resume_dir,
+        scratch,
+    } = arrival;
+    let Some(l) = link else {
+        return Ok((None, resume_dir));
+    };
+    let c = greet::<B>(peer, l, config, cache, resume, refusal, device)?;
+    if resume
+        && let Some(dir) = share_checkpoint::<B>(peer, resume_dir.as_deref(), scratch, device)?
+    {
+        resume_dir = Some(dir);
     }
-    let mut out = Vec::new();
-    while !archive.is_empty() {
-        let name = take(&mut archive)?;
-        let bytes = take(&mut archive)?;
-        out.push((name, bytes));
+    Ok((Some(c), resume_dir))
+}
+
+/// The error a run on this node's devices ends with after `e`: on several nodes, `e` with
+/// the node that is gone named ([`Cluster::diagnose`]); on one node with several devices `e`
+/// after the collective was reset, so that another run can start in this process.
+pub(crate) fn after_failure<B: AutodiffBackend>(
+    cluster: Option<&Cluster>,
+    world: usize,
+    e: TrainError,
+) -> TrainError {
+    if let Some(c) = cluster {
+        return c.diagnose(e);
     }
-    Some(out)
+    if world > 1 {
+        Peer::reset::<B>();
+    }
+    e
 }
 
 /// Serves Burn's global orchestrator on `port` (every interface) until Ctrl-C or SIGTERM.
@@ -325,23 +390,7 @@ pub fn run_orchestrator(port: u16) -> Result<(), TrainError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{entries, first_difference, push_entry};
-
-    #[test]
-    fn archives_read_back() {
-        let mut a = Vec::new();
-        push_entry(&mut a, b"step-00000010", &[]);
-        push_entry(&mut a, b"model.safetensors", &[1, 2, 3]);
-        let e = entries(&a).expect("well formed");
-        assert_eq!(
-            e,
-            vec![
-                (&b"step-00000010"[..], &[][..]),
-                (&b"model.safetensors"[..], &[1u8, 2, 3][..])
-            ]
-        );
-        assert!(entries(&a[..a.len() - 1]).is_none());
-    }
+    use super::first_difference;
 
     #[test]
     fn config_differences_are_named() {
