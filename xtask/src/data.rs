@@ -3,7 +3,8 @@
 //! `prepare --kind byte --input <file or enwik8[.zip]> --out <dir> [--split 0.9,0.05,0.05]
 //! [--full-byte-vocab]`; `prepare --kind word --format wt103|ptb|bwb --input <dir> --out <dir>`;
 //! `prepare --kind subword --input <file> --out <dir> [--bpe-vocab N | --gpt2 enc.json,vocab.bpe]`;
-//! `info <dir>` prints the vocabulary size, tokens per split, how the corpus is streamed and
+//! `prepare --kind parallel --src de --tgt en --input <dir> --out <dir> [--format fairseq]
+//! [--bpe-vocab N]` (a sentence-aligned translation corpus); `info <dir>` prints the vocabulary size, tokens per split, how the corpus is streamed and
 //! the checksum.
 
 use std::io::Write;
@@ -13,8 +14,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use sru_data::{
-    ByteOptions, ByteVocab, PreparedInfo, Progress, Source, Split, SplitPlan, StreamLayout,
-    TokenCache, WordFormat, WordOptions, prepare_bytes, prepare_words,
+    ByteOptions, ByteVocab, ParallelCorpus, ParallelFormat, ParallelOptions, PreparedInfo,
+    Progress, Source, Split, SplitPlan, StreamLayout, TokenCache, WordFormat, WordOptions,
+    prepare_bytes, prepare_parallel, prepare_words,
 };
 
 /// `cargo xtask data …`.
@@ -44,6 +46,9 @@ enum Kind {
     Word,
     /// Byte-level BPE of a text file: trained here (--bpe-vocab) or the GPT-2 files (--gpt2).
     Subword,
+    /// A sentence-aligned translation corpus folder, `{train,val|valid,test*}.{src,tgt}[.gz]`
+    /// (joint BPE learned here), or fairseq's prepared IWSLT'14 folder (--format fairseq).
+    Parallel,
 }
 
 /// Word-level layouts.
@@ -55,6 +60,10 @@ enum Format {
     Ptb,
     /// One Billion Word (shards + `1b_word_vocab.txt`).
     Bwb,
+    /// Parallel: raw sentences (the default for --kind parallel).
+    Raw,
+    /// Parallel: fairseq's `prepare-iwslt14.sh` output, used as given.
+    Fairseq,
 }
 
 #[derive(Debug, Args)]
@@ -74,9 +83,16 @@ struct Prepare {
     /// Use all 256 byte values instead of those present.
     #[arg(long)]
     full_byte_vocab: bool,
-    /// Word-level layout.
-    #[arg(long, value_enum, default_value_t = Format::Wt103)]
-    format: Format,
+    /// Layout: wt103 (default), ptb or bwb for --kind word; raw (default) or fairseq for
+    /// --kind parallel.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Parallel: source language (the files' suffix).
+    #[arg(long, default_value = "de")]
+    src: String,
+    /// Parallel: target language.
+    #[arg(long, default_value = "en")]
+    tgt: String,
     /// Lower-case words.
     #[arg(long)]
     lowercase: bool,
@@ -86,7 +102,8 @@ struct Prepare {
     /// Keep at most this many words.
     #[arg(long)]
     max_size: Option<usize>,
-    /// Subword: size of the BPE vocabulary to train.
+    /// Subword and parallel: size of the BPE vocabulary to train (parallel: joint, both sides,
+    /// specials included).
     #[arg(long, default_value_t = 8000)]
     bpe_vocab: usize,
     /// Subword: use the published GPT-2 files instead of training: `encoder.json,vocab.bpe`.
@@ -127,6 +144,14 @@ impl Data {
     /// Runs the command.
     pub fn run(self) -> Result<()> {
         match self.command {
+            DataCommand::Info { dir }
+                if dir.join(sru_data::parallel::PARALLEL_MANIFEST).is_file() =>
+            {
+                let c = ParallelCorpus::open(&dir)
+                    .with_context(|| format!("reading the corpus in {}", dir.display()))?;
+                print_parallel(c.manifest());
+                Ok(())
+            }
             DataCommand::Info { dir } => {
                 let cache = TokenCache::open(&dir)
                     .with_context(|| format!("reading the corpus in {}", dir.display()))?;
@@ -196,11 +221,17 @@ impl Prepare {
                 };
                 sru_data::prepare_subword(&source, &model, &self.out, &split, &mut draw)?
             }
+            Kind::Parallel => return self.run_parallel(t),
             Kind::Word => {
-                let format = match self.format {
+                let format = match self.format.unwrap_or(Format::Wt103) {
                     Format::Wt103 => WordFormat::WikiText103,
                     Format::Ptb => WordFormat::Ptb,
                     Format::Bwb => WordFormat::BillionWord,
+                    f @ (Format::Raw | Format::Fairseq) => {
+                        bail!(
+                            "--format {f:?} is for --kind parallel; word corpora take wt103, ptb or bwb"
+                        )
+                    }
                 };
                 let opts = WordOptions {
                     format,
@@ -221,4 +252,64 @@ impl Prepare {
         print_info(&info);
         Ok(())
     }
+
+    fn run_parallel(self, t: Instant) -> Result<()> {
+        let format = match self.format.unwrap_or(Format::Raw) {
+            Format::Raw => ParallelFormat::Raw,
+            Format::Fairseq => ParallelFormat::Fairseq,
+            f => bail!("--format {f:?} is for --kind word; parallel corpora take raw or fairseq"),
+        };
+        let opts = ParallelOptions {
+            src: self.src.clone(),
+            tgt: self.tgt.clone(),
+            format,
+            bpe_vocab: self.bpe_vocab,
+            ..ParallelOptions::default()
+        };
+        eprintln!(
+            "preparing the {}→{} corpus in {} ({format:?}{})",
+            opts.src,
+            opts.tgt,
+            self.input.display(),
+            if format == ParallelFormat::Raw {
+                format!(", joint BPE of {} ids", opts.bpe_vocab)
+            } else {
+                String::new()
+            }
+        );
+        let mut draw = |p: Progress| {
+            eprint!(
+                "\r  {:<12} {}/{}   ",
+                p.stage,
+                p.done + 1,
+                p.total.unwrap_or(1)
+            );
+            let _ = std::io::stderr().flush();
+        };
+        let m = prepare_parallel(&self.input, &self.out, &opts, &mut draw)
+            .with_context(|| format!("preparing {}", self.input.display()))?;
+        eprintln!(
+            "\rprepared {} in {:.1} s{:30}",
+            self.out.display(),
+            t.elapsed().as_secs_f64(),
+            ""
+        );
+        print_parallel(&m);
+        Ok(())
+    }
+}
+
+fn print_parallel(m: &sru_data::parallel::ParallelManifest) {
+    println!("languages   {} → {} ({:?})", m.src, m.tgt, m.format);
+    println!("vocabulary  {} (joint, 4 specials)", m.vocab_size);
+    for s in &m.splits {
+        println!(
+            "{:<17} {:>7} pairs {:>9} {} tokens {:>9} {} tokens",
+            s.name, s.pairs, s.src_tokens, m.src, s.tgt_tokens, m.tgt
+        );
+    }
+    println!(
+        "cleaning    train: {} pairs removed ({}–{} words, ratio ≤ {})",
+        m.train_dropped, m.clean.min_len, m.clean.max_len, m.clean.ratio
+    );
 }

@@ -7,6 +7,7 @@
 mod alloc;
 mod backend;
 mod bench;
+mod bleu;
 mod corpus;
 mod data;
 mod eval;
@@ -57,6 +58,8 @@ enum Command {
     Data(data::Data),
     /// Print the exact parameter count of a model preset.
     Params(params::Params),
+    /// Corpus BLEU of translations, equal to sacreBLEU 2.6.0 (13a or none, several references).
+    Bleu(bleu::Bleu),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,5 +75,6 @@ fn main() -> anyhow::Result<()> {
         Command::Params(c) => c.run(),
         Command::Data(c) => c.run(),
         Command::Orchestrator(c) => c.run(),
+        Command::Bleu(c) => c.run(),
     }
 }

@@ -31,6 +31,48 @@ pub enum DataError {
         /// Byte offset of the first invalid sequence.
         offset: u64,
     },
+    /// A line of a text file that is not UTF-8.
+    #[error("{path}: line {line}: invalid UTF-8 at column {column} (byte)")]
+    InvalidUtf8Line {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// 1-based byte column of the first invalid sequence.
+        column: u64,
+    },
+    /// A file with no text.
+    #[error("{path}: the file is empty")]
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The two sides of a sentence-aligned split have different numbers of lines.
+    #[error(
+        "{src} has {src_lines} lines but {tgt} has {tgt_lines}: the sides of a parallel corpus must be aligned line by line"
+    )]
+    LineCountMismatch {
+        /// Source-side file.
+        src: PathBuf,
+        /// Its lines.
+        src_lines: u64,
+        /// Target-side file.
+        tgt: PathBuf,
+        /// Its lines.
+        tgt_lines: u64,
+    },
+    /// A file whose SHA-256 differs from the published release of that name.
+    #[error(
+        "{path}: SHA-256 {actual} differs from the published file's {expected} (a corrupt or different copy; obtain it again)"
+    )]
+    ChecksumMismatch {
+        /// The file.
+        path: PathBuf,
+        /// Published SHA-256.
+        expected: String,
+        /// This file's.
+        actual: String,
+    },
     /// Split ratios that are negative or do not sum to 1.
     #[error("split ratios {ratios:?} must be non-negative and sum to 1")]
     BadSplit {

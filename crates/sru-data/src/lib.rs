@@ -14,6 +14,8 @@
 //!   serialisable [`Cursor`], rank/world sharding; [`ShuffledSentences`] for Billion Word
 //!   (whole sentences, reshuffled every pass); [`Batches`] picks the one the cache's
 //!   [`StreamLayout`] names.
+//! - [`parallel`]: sentence-aligned corpora for translation ([`prepare_parallel`],
+//!   [`ParallelCorpus`], [`TokenBatches`] capped by tokens).
 //!
 //! ```no_run
 //! use sru_data::{prepare_bytes, ByteOptions, ByteVocab, SplitPlan, Source, TokenCache,
@@ -35,6 +37,7 @@ mod batches;
 mod byte;
 mod cache;
 mod error;
+pub mod parallel;
 mod progress;
 mod shuffled;
 mod source;
@@ -52,6 +55,10 @@ pub use cache::{
     CacheWriter, PreparedInfo, Split, StreamLayout, TOKENS_FILE, TokenCache, VOCAB_FILE,
 };
 pub use error::DataError;
+pub use parallel::{
+    PairBatch, ParallelCorpus, ParallelFormat, ParallelOptions, ParallelVocab, TokenBatchSpec,
+    TokenBatches, prepare_parallel, read_lines,
+};
 pub use progress::{Progress, ProgressFn};
 pub use shuffled::{SentenceOrder, ShuffledSentences};
 pub use source::Source;

@@ -1,5 +1,5 @@
-//! Opening an input as a byte stream: a plain file, a `.bz2` file (e.g. the bundled
-//! Wikipedia excerpt) or a `.zip` archive (e.g. the official `enwik8.zip`, read from its first
+//! Opening an input as a byte stream: a plain file, a `.gz` or `.bz2` file (e.g. the bundled
+//! Wikipedia excerpt, Multi30k's sentence files) or a `.zip` archive (e.g. the official `enwik8.zip`, read from its first
 //! member), always streamed, never loaded whole.
 
 use std::fs::File;
@@ -15,7 +15,7 @@ pub struct Source {
 }
 
 impl Source {
-    /// An input at `path`; compression is chosen by the extension (`.bz2`, `.zip`).
+    /// An input at `path`; compression is chosen by the extension (`.gz`, `.bz2`, `.zip`).
     ///
     /// # Errors
     /// A missing or unreadable file.
@@ -38,6 +38,9 @@ impl Source {
         let file = File::open(&self.path).map_err(DataError::io(&self.path))?;
         let ext = self.path.extension().and_then(|e| e.to_str()).unwrap_or("");
         match ext {
+            "gz" => Ok(Box::new(flate2::read::MultiGzDecoder::new(
+                BufReader::with_capacity(1 << 20, file),
+            ))),
             "bz2" => Ok(Box::new(bzip2::read::MultiBzDecoder::new(
                 BufReader::with_capacity(1 << 20, file),
             ))),

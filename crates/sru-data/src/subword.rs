@@ -85,6 +85,20 @@ impl Subword {
             text.push(l.to_owned());
             Ok(())
         })?;
+        Self::train_bpe_on(text, vocab_size, min_frequency, source.path())
+    }
+
+    /// Trains a byte-level BPE model of `vocab_size` tokens on `text` (one sentence per item);
+    /// `origin` names the input in errors.
+    ///
+    /// # Errors
+    /// Training failures.
+    pub fn train_bpe_on(
+        text: Vec<String>,
+        vocab_size: usize,
+        min_frequency: u64,
+        origin: &Path,
+    ) -> Result<Self, DataError> {
         let mut tokenizer = byte_level(Tokenizer::new(BPE::default()));
         let mut trainer: TrainerWrapper = BpeTrainerBuilder::new()
             .vocab_size(vocab_size)
@@ -95,7 +109,7 @@ impl Subword {
             .into();
         tokenizer
             .train(&mut trainer, text.into_iter())
-            .map_err(|e| tk_err(source.path(), e))?;
+            .map_err(|e| tk_err(origin, e))?;
         Ok(Self { tokenizer })
     }
 
@@ -175,6 +189,11 @@ impl Subword {
         self.tokenizer
             .decode(ids, false)
             .map_err(|e| tk_err(Path::new("<ids>"), e))
+    }
+
+    /// The piece of an id.
+    pub fn token(&self, id: u32) -> Option<String> {
+        self.tokenizer.id_to_token(id)
     }
 
     fn vocab(&self) -> Vocab {
